@@ -1,0 +1,36 @@
+"""The papers' modules as serializable Keras 3 layers.
+
+All layers take channels-last video features (batch, time, height, width,
+channels) and are registered under the "vidzoo" package for `.keras` files.
+"""
+
+from vidzoo.layers.gating import SelfGating
+from vidzoo.layers.mtconv import (
+    MTBlock,
+    MTConv,
+    SoftPool3D,
+    SqueezeAndRecursion,
+    TripletCosineSelection,
+)
+from vidzoo.layers.sfc import BottleneckBlock3D, SelectiveFeatureCompression, TopKPooling
+from vidzoo.layers.sgs import SimilarityGuidedSampling, similarity_guided_sampling
+from vidzoo.layers.temporal_clustering import TemporalClustering, temporal_clustering
+from vidzoo.layers.temporal_shift import TemporalShift, temporal_shift
+
+__all__ = [
+    "BottleneckBlock3D",
+    "MTBlock",
+    "MTConv",
+    "SelectiveFeatureCompression",
+    "SelfGating",
+    "SimilarityGuidedSampling",
+    "SoftPool3D",
+    "SqueezeAndRecursion",
+    "TemporalClustering",
+    "TemporalShift",
+    "TopKPooling",
+    "TripletCosineSelection",
+    "similarity_guided_sampling",
+    "temporal_clustering",
+    "temporal_shift",
+]

@@ -1,0 +1,1 @@
+"""tf.data video pipelines (decode, sample, augment, records). Not built yet."""

@@ -1,0 +1,1 @@
+"""Training, evaluation, FLOPs and export. Not built yet; see `vidzoo.cli`."""
