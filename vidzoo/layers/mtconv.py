@@ -34,14 +34,16 @@ from vidzoo.layers.video_ops import check_video_shape, spatial_mean, trilinear_r
 def soft_pool(x, pool_size=(1, 2, 2)):
     """SoftPool over windows of `pool_size` (stride = size, 'same' padding).
 
-    exp(a - m) with m the per-(clip, channel) maximum keeps float16 finite;
-    m cancels in the ratio. Zero padding adds nothing to either sum.
+    Computed in float32 (TF has no float16 CPU kernel for 3D pooling, and the
+    exponentials want the range); exp(a - m) with m the per-(clip, channel)
+    maximum cancels in the ratio. Zero padding adds nothing to either sum.
     """
-    shift = ops.stop_gradient(ops.max(x, axis=(1, 2, 3), keepdims=True))
-    weights = ops.exp(x - shift)
-    numerator = ops.average_pool(x * weights, pool_size, pool_size, padding="same")
+    values = ops.cast(x, "float32")
+    shift = ops.stop_gradient(ops.max(values, axis=(1, 2, 3), keepdims=True))
+    weights = ops.exp(values - shift)
+    numerator = ops.average_pool(values * weights, pool_size, pool_size, padding="same")
     denominator = ops.average_pool(weights, pool_size, pool_size, padding="same")
-    return numerator / denominator
+    return ops.cast(numerator / denominator, x.dtype)
 
 
 def triplet_cosine_scores(x):

@@ -48,6 +48,23 @@ def topk_pool_time(x, k):
     return ops.moveaxis(picked, -1, 1)
 
 
+def compression_attention(query, key, value, scaled=False):
+    """Eqs. (4)-(5): M = softmax over keys of query . key, output M v.
+
+    query (N, T', ...), key (N, T, ...) are flattened per time step; value is
+    (N, T, H, W, C). Returns the output (N, T', H, W, C) and M (N, T', T).
+    """
+    batch = ops.shape(value)[0]
+    query = ops.cast(ops.reshape(query, (batch, query.shape[1], -1)), "float32")
+    key = ops.cast(ops.reshape(key, (batch, key.shape[1], -1)), "float32")
+    logits = ops.einsum("nqd,nkd->nqk", query, key)
+    if scaled:
+        logits = logits / math.sqrt(query.shape[-1])
+    attention = ops.softmax(logits, axis=-1)
+    outputs = ops.einsum("nqk,nkhwc->nqhwc", ops.cast(attention, value.dtype), value)
+    return outputs, attention
+
+
 @keras.saving.register_keras_serializable(package="vidzoo")
 class TopKPooling(layers.Layer):
     """TopK pooling along time with downsample ratio (tau, 1, 1); needs static T."""
@@ -177,16 +194,7 @@ class SelectiveFeatureCompression(layers.Layer):
             abstract = block(abstract, training=training)
         query = self.theta_q(self.pool(abstract))
         key = self.theta_k(abstract)
-        batch = ops.shape(inputs)[0]
-        query = ops.cast(ops.reshape(query, (batch, query.shape[1], -1)), "float32")
-        key = ops.cast(ops.reshape(key, (batch, key.shape[1], -1)), "float32")
-        logits = ops.einsum("nqd,nkd->nqk", query, key)
-        if self.scaled:
-            logits = logits / math.sqrt(query.shape[-1])
-        attention = ops.softmax(logits, axis=-1)
-        outputs = ops.einsum(
-            "nqk,nkhwc->nqhwc", ops.cast(attention, inputs.dtype), inputs
-        )
+        outputs, attention = compression_attention(query, key, inputs, self.scaled)
         if self.return_attention:
             return outputs, attention
         return outputs

@@ -1,0 +1,137 @@
+"""MTConv, MTBlock, SoftPool3D, TripletCosineSelection, SqueezeAndRecursion (seed 003)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from layer_checks import random_video, run_standard_checks
+from vidzoo.layers import MTBlock, MTConv, SoftPool3D, SqueezeAndRecursion, TripletCosineSelection
+from vidzoo.layers.mtconv import triplet_cosine_scores
+from vidzoo.layers.video_ops import linear_resize_axis, trilinear_resize
+
+
+def test_softpool_by_hand():
+    # Window (0, 1, 0, 1): weights e^a -> (0 + e + 0 + e) / (1 + e + 1 + e) = e / (1 + e).
+    x = np.array([[0, 1], [0, 1]], "float32").reshape(1, 1, 2, 2, 1)
+    y = SoftPool3D()(x).numpy().ravel()
+    np.testing.assert_allclose(y, [np.e / (1 + np.e)], rtol=1e-6)
+
+
+def test_softpool_odd_size_partial_window():
+    x = np.array([[1, 2, 3]], "float32").reshape(1, 1, 1, 3, 1)
+    y = SoftPool3D()(x).numpy().ravel()
+    want_first = (1 * np.e + 2 * np.e**2) / (np.e + np.e**2)
+    np.testing.assert_allclose(y, [want_first, 3.0], rtol=1e-5)
+
+
+def test_triplet_cosine_selection_by_hand():
+    # Frame sums f0 = f1 = (1, 0), f2 = f3 = (0, 1): neighbour cosines 1, 0, 1.
+    # Scores: f0 2*1 = 2, f1 1 + 0 = 1, f2 0 + 1 = 1, f3 2 -> keep f1, f2 in order.
+    x = np.zeros((1, 4, 1, 1, 2), "float32")
+    x[0, :2, 0, 0, 0] = 1
+    x[0, 2:, 0, 0, 1] = 1
+    x[0, :, 0, 0, :] *= np.array([[1], [2], [3], [4]])  # tag frames by scale
+    np.testing.assert_allclose(triplet_cosine_scores(x).numpy()[0], [2, 1, 1, 2], atol=1e-6)
+    y = TripletCosineSelection()(x).numpy()[0, :, 0, 0]
+    np.testing.assert_array_equal(y, [[2, 0], [0, 3]])
+
+
+def test_linear_resize_half_pixel_by_hand():
+    x = np.array([0.0, 1.0], "float32").reshape(1, 2)
+    np.testing.assert_allclose(linear_resize_axis(x, 4, 1).numpy()[0], [0, 0.25, 0.75, 1])
+
+
+def test_trilinear_matches_tf_bilinear_in_space():
+    x = random_video((1, 1, 3, 5, 2))
+    ours = trilinear_resize(x, (1, 6, 10)).numpy()[:, 0]
+    theirs = tf.image.resize(x[:, 0], (6, 10), method="bilinear").numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_mtconv_channel_split_and_branches():
+    layer = MTConv(16, ratio=0.875)
+    x = random_video((1, 4, 6, 6, 8))
+    y = layer(x).numpy()
+    assert layer.local_in == 7 and layer.local_filters == 14 and y.shape[-1] == 16
+    changed = x.copy()
+    changed[..., 7:] += 1.0  # only the prolonged branch's input channel
+    y2 = layer(changed).numpy()
+    np.testing.assert_array_equal(y2[..., :14], y[..., :14])
+    assert not np.allclose(y2[..., 14:], y[..., 14:])
+    # Local branch: ReLU(BN(conv(x[..., :7]))) with inference BatchNorm.
+    conv, norm = layer.local
+    np.testing.assert_allclose(
+        y[..., :14], tf.nn.relu(norm(conv(x[..., :7]), training=False)).numpy(), rtol=1e-5)
+
+
+def test_mtconv_prolonged_branch_by_its_definition():
+    layer = MTConv(8, kernel_size=1, ratio=0.5, activation=None)
+    x = random_video((1, 4, 4, 4, 4))
+    y = layer(x).numpy()
+    local = y[..., :4]
+
+    def reduce(v):
+        pooled = SoftPool3D()(v)
+        return TripletCosineSelection()(pooled)
+
+    conv_l, norm_l = layer.from_local
+    conv_i, norm_i = layer.from_input
+    branch = (trilinear_resize(norm_l(conv_l(reduce(local)), training=False), (4, 4, 4))
+              + trilinear_resize(norm_i(conv_i(reduce(x[..., 2:])), training=False), (4, 4, 4)))
+    np.testing.assert_allclose(y[..., 4:], branch.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_squeeze_and_recursion_gates_per_frame():
+    block_in = random_video((2, 5, 3, 3, 4))
+    acts = random_video((2, 5, 3, 3, 6), seed=1)
+    layer = SqueezeAndRecursion()
+    out = layer([block_in, acts]).numpy()
+    gates = layer.grus[1](layer.grus[0](block_in.mean(axis=(2, 3)))).numpy()
+    assert len(layer.grus) == 2 and gates.shape == (2, 5, 6)
+    np.testing.assert_allclose(out, acts * gates[:, :, None, None, :], rtol=1e-5, atol=1e-6)
+
+
+def test_mtblock_shapes_and_shortcut():
+    x = random_video((2, 4, 8, 8, 8))
+    same = MTBlock(8, width=8)
+    down = MTBlock(16, width=8, spatial_stride=2)
+    assert same(x).shape == (2, 4, 8, 8, 8) and same.shortcut is None
+    assert down(x).shape == (2, 4, 4, 4, 16) and down.shortcut is not None
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="at least 2 frame"):
+        MTConv(8)(random_video((1, 1, 4, 4, 8)))
+    with pytest.raises(ValueError, match="ratio"):
+        MTConv(8, ratio=1.0)
+    with pytest.raises(ValueError, match="input channels"):
+        MTConv(8)(random_video((1, 4, 4, 4, 1)))
+    with pytest.raises(ValueError, match="same number of frames"):
+        SqueezeAndRecursion()([random_video((1, 4, 2, 2, 3)), random_video((1, 2, 2, 2, 3))])
+
+
+@pytest.mark.parametrize(
+    "make_layer, shape, trains",
+    [
+        (lambda: MTConv(12, strides=(1, 2, 2)), (2, 4, 8, 8, 8), True),
+        (lambda: MTBlock(16, width=8, spatial_stride=2), (2, 4, 8, 8, 8), True),
+        (lambda: SoftPool3D(), (2, 3, 5, 5, 4), False),
+        (lambda: TripletCosineSelection(), (2, 6, 4, 4, 4), False),
+    ],
+)
+def test_framework_checks(make_layer, shape, trains, tmp_path):
+    run_standard_checks(make_layer, shape, tmp_path, trains=trains)
+
+
+def test_squeeze_and_recursion_framework_checks(tmp_path):
+    import keras
+
+    from layer_checks import assert_config_round_trip
+
+    assert_config_round_trip(SqueezeAndRecursion(reset_after=True))
+    inputs = keras.Input((4, 3, 3, 4))
+    model = keras.Model(inputs, SqueezeAndRecursion()([inputs, inputs]))
+    x = random_video((2, 4, 3, 3, 4))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-5)

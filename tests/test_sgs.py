@@ -1,0 +1,193 @@
+"""Similarity Guided Sampling: eqs. (1)-(8) of seed 000 on hand-made cases."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from layer_checks import random_video, run_standard_checks
+from vidzoo.layers import SimilarityGuidedSampling, similarity_guided_sampling
+
+
+def reference_sgs(features, delta, num_bins, kernel):
+    """Straight loop over eqs. (2)-(6) for one clip, all B bins, in exact
+    rational arithmetic so frames on a bin edge are decided without round-off."""
+    delta = [Fraction(float(d)) for d in delta]
+    gamma = max(delta) / (2 * num_bins)
+    outputs = []
+    for b in range(1, num_bins + 1):
+        beta = (2 * b - 1) * gamma
+        if kernel == "linear":
+            weights = [max(Fraction(0), 1 - abs(d - beta) / gamma) for d in delta]
+        else:
+            member = [Fraction(int(math.floor(abs(d - beta) / gamma) == 0)) for d in delta]
+            weights = [m / max(sum(member), 1) for m in member]
+        outputs.append(sum(float(w) * frame for w, frame in zip(weights, features)))
+    return np.stack(outputs)
+
+
+def test_hand_computed_linear_kernel():
+    # B = T = 3, Delta = (0.2, 0.5, 1.0): gamma = 1/6, centres 1/6, 1/2, 5/6.
+    # Frame 1: weight 1 - |0.2 - 1/6| * 6 = 0.8 in bin 1; frame 2 sits on bin 2's
+    # centre (weight 1); frame 3 = Delta_max sits on bin 3's outer edge (weight 0).
+    features = np.arange(1, 4, dtype="float32").reshape(1, 3, 1, 1, 1)
+    delta = np.array([[0.2, 0.5, 1.0]], "float32")
+    outputs, counts = similarity_guided_sampling(features, delta, 3)
+    np.testing.assert_allclose(np.asarray(outputs).ravel(), [0.8 * 1, 1.0 * 2], rtol=1e-6)
+    assert np.asarray(counts).tolist() == [2]
+
+
+def test_hand_computed_kronecker_kernel_averages():
+    features = np.array([1, 3, 10, 7], "float32").reshape(1, 4, 1, 1, 1)
+    delta = np.array([[0.2, 0.3, 0.8, 0.99]], "float32")  # gamma = 0.99/8
+    outputs, counts = similarity_guided_sampling(features, delta, 4, kernel="kronecker")
+    # Bins [0, .2475) [.2475, .495) [.495, .7425) [.7425, .99): frames 1 | 2 | - | 3
+    # (frame 4 = Delta_max is on the open edge and falls out, as eq. 5 is written).
+    np.testing.assert_allclose(np.asarray(outputs).ravel(), [1.0, 3.0, 10.0], rtol=1e-6)
+    assert np.asarray(counts).tolist() == [3]
+
+
+def test_edge_epsilon_matches_released_code():
+    features = np.ones((1, 3, 1, 1, 1), "float32")
+    delta = np.array([[0.2, 0.5, 1.0]], "float32")
+    _, counts = similarity_guided_sampling(features, delta, 3, edge_epsilon=1e-7)
+    assert np.asarray(counts).tolist() == [3]  # the Delta_max frame keeps its bin
+
+
+@pytest.mark.parametrize("kernel", ["linear", "kronecker"])
+def test_matches_numpy_loop_and_compacts_bins(kernel):
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(2, 6, 2, 2, 3)).astype("float32")
+    delta = np.array([[0.13, 0.52, 0.57, 0.97, 0.21, 0.88], [0.4, 0.42, 0.41, 0.9, 0.43, 0.39]],
+                     "float32")
+    outputs, counts = similarity_guided_sampling(features, delta, 6, kernel=kernel)
+    outputs, counts = np.asarray(outputs), np.asarray(counts)
+    for clip in range(2):
+        full = reference_sgs(features[clip], delta[clip], 6, kernel)
+        active = [b for b in range(6) if np.abs(full[b]).sum() > 0]
+        assert counts[clip] == len(active)
+        np.testing.assert_allclose(outputs[clip, : len(active)], full[active], atol=1e-5)
+        assert np.all(outputs[clip, len(active):] == 0)
+    assert outputs.shape[1] == counts.max()
+    assert counts[0] != counts[1]
+
+
+def test_linear_kernel_gradients_follow_eqs_7_and_8():
+    rng = np.random.default_rng(6)
+    features = tf.constant(rng.normal(size=(1, 5, 2, 1, 2)).astype("float32"))
+    delta = tf.constant([[0.11, 0.33, 0.52, 1.0, 0.74]], "float32")
+    num_bins = 5
+    probe = rng.normal(size=(1, num_bins, 2, 1, 2)).astype("float32")
+
+    def loss_of(feat, dlt):
+        out, _ = similarity_guided_sampling(feat, dlt, num_bins, drop_empty_bins=False)
+        return tf.reduce_sum(out * probe)
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([features, delta])
+        loss = loss_of(features, delta)
+    grad_features, grad_delta = tape.gradient(loss, [features, delta])
+
+    d = [Fraction(float(v)) for v in delta.numpy()[0]]
+    gamma = max(d) / (2 * num_bins)
+    want_features = np.zeros((5, 2, 1, 2))
+    want_delta = np.zeros(5)
+    for t in range(5):
+        for b in range(1, num_bins + 1):
+            beta = (2 * b - 1) * gamma
+            psi = float(max(Fraction(0), 1 - abs(d[t] - beta) / gamma))  # eq. (7)
+            want_features[t] += psi * probe[0, b - 1]
+            if abs(beta - d[t]) >= gamma:  # eq. (8)
+                slope = 0.0
+            elif d[t] <= beta:
+                slope = float(1 / gamma)
+            else:
+                slope = float(-1 / gamma)
+            want_delta[t] += slope * np.sum(features.numpy()[0, t] * probe[0, b - 1])
+    np.testing.assert_allclose(grad_features.numpy()[0], want_features, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(grad_delta.numpy()[0], want_delta, rtol=1e-4, atol=1e-4)
+
+    # Finite differences on frames other than the argmax (gamma, beta stay fixed).
+    step = 1e-3
+    for t in (0, 1, 2, 4):
+        shift = np.zeros((1, 5), "float32")
+        shift[0, t] = step
+        numeric = (loss_of(features, delta + shift) - loss_of(features, delta - shift)) / (2 * step)
+        np.testing.assert_allclose(numeric.numpy(), grad_delta.numpy()[0, t], rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("kernel", ["linear", "kronecker"])
+def test_all_equal_delta_gives_one_finite_bin(kernel):
+    features = random_video((2, 4, 2, 2, 3))
+    delta = np.array([[0.0, 0.0, 0.0, 0.0], [0.7, 0.7, 0.7, 0.7]], "float32")
+    outputs, counts = similarity_guided_sampling(features, delta, 4, kernel=kernel)
+    outputs = np.asarray(outputs)
+    assert np.asarray(counts).tolist() == [1, 1]
+    assert np.all(np.isfinite(outputs))
+    reduce = np.sum if kernel == "linear" else np.mean
+    np.testing.assert_allclose(outputs[:, 0], reduce(features, axis=1), rtol=1e-5, atol=1e-6)
+
+
+def test_identical_frames_never_nan_in_layer_and_gradients():
+    frame = random_video((1, 1, 4, 4, 6))
+    clip = tf.constant(np.repeat(frame, 8, axis=1))
+    layer = SimilarityGuidedSampling(similarity="distance_to_mean", return_active_bins=True)
+    with tf.GradientTape() as tape:
+        tape.watch(clip)
+        outputs, counts = layer(clip)
+        loss = tf.reduce_sum(outputs)
+    grads = tape.gradient(loss, [clip] + layer.trainable_weights)
+    assert counts.numpy().tolist() == [1]
+    assert np.all(np.isfinite(outputs.numpy()))
+    assert all(np.all(np.isfinite(g.numpy())) for g in grads if g is not None)
+
+
+def test_redundant_clip_gets_fewer_bins_than_varied_clip():
+    varied = random_video((1, 8, 4, 4, 6), seed=11)
+    redundant = np.repeat(varied[:, :1], 8, axis=1)
+    layer = SimilarityGuidedSampling(return_active_bins=True)
+    _, counts = layer(np.concatenate([redundant, varied]))
+    counts = counts.numpy()
+    assert counts[0] == 1 and counts[1] > 1
+
+
+def test_magnitude_and_distance_to_mean_similarities_differ():
+    x = random_video((1, 6, 3, 3, 4), seed=12)
+    magnitude = SimilarityGuidedSampling(similarity="magnitude")
+    to_mean = SimilarityGuidedSampling(similarity="distance_to_mean")
+    magnitude(x)
+    to_mean(x)
+    to_mean.set_weights(magnitude.get_weights())
+    z = magnitude.embed_out(magnitude.embed_hidden(x.mean(axis=(2, 3)))).numpy()[0]
+    np.testing.assert_allclose(magnitude.similarity_values(x).numpy()[0],
+                               np.linalg.norm(z, axis=-1), rtol=1e-4)
+    np.testing.assert_allclose(to_mean.similarity_values(x).numpy()[0],
+                               np.linalg.norm(z - z.mean(0), axis=-1), rtol=1e-4)
+
+
+def test_keep_all_bins_option_has_static_length():
+    layer = SimilarityGuidedSampling(num_bins=5, drop_empty_bins=False)
+    assert layer(random_video((2, 8, 2, 2, 3))).shape == (2, 5, 2, 2, 3)
+
+
+def test_bad_input_raises_clear_errors():
+    with pytest.raises(ValueError, match="rank 5"):
+        SimilarityGuidedSampling()(random_video((2, 8, 4, 4)))
+    with pytest.raises(ValueError, match="kernel"):
+        SimilarityGuidedSampling(kernel="gaussian")
+    with pytest.raises(ValueError, match="similarity"):
+        SimilarityGuidedSampling(similarity="angular")
+    import keras
+
+    with pytest.raises(ValueError, match="static number of frames"):
+        SimilarityGuidedSampling()(keras.Input((None, 4, 4, 3)))
+
+
+@pytest.mark.parametrize("kernel", ["linear", "kronecker"])
+def test_framework_checks(kernel, tmp_path):
+    run_standard_checks(
+        lambda: SimilarityGuidedSampling(kernel=kernel, return_active_bins=True),
+        (2, 6, 4, 4, 5), tmp_path, trains=(kernel == "linear"),
+    )
