@@ -62,11 +62,13 @@ def _normalized_offsets(delta, num_bins):
     Computed as u_t - (2b - 1) with u_t = 2B Delta_t / Delta_max, so a frame
     with Delta_t = Delta_max lands exactly on the last bin's edge (no round-off).
     """
-    gamma, _ = similarity_bins(delta, num_bins)
-    delta_max = 2.0 * num_bins * gamma
+    delta_max = ops.max(delta, axis=1, keepdims=True)
     has_width = delta_max[:, 0] > 0
     safe_max = ops.where(delta_max > 0, delta_max, ops.ones_like(delta_max))
     position = 2.0 * num_bins * (delta / safe_max)  # (N, T) in [0, 2B]
+    # Pin Delta_max frames to 2B exactly: graph rewrites (x * 1/max) must not
+    # move them off the edge and flip their bin between eager and tf.function.
+    position = ops.where(delta >= delta_max, 2.0 * num_bins, position)
     centre = 2.0 * ops.cast(ops.arange(1, num_bins + 1), delta.dtype) - 1.0
     offsets = position[:, None, :] - centre[None, :, None]
     safe_gamma = safe_max / (2.0 * num_bins)
