@@ -41,7 +41,12 @@ docs/layers.md as well):
 import keras
 from keras import layers, ops
 
-from vidzoo.layers.video_ops import check_choice, check_video_shape, spatial_mean
+from vidzoo.layers.video_ops import (
+    check_choice,
+    check_video_shape,
+    features_and_counts_spec,
+    spatial_mean,
+)
 
 KERNELS = ("linear", "kronecker")
 SIMILARITIES = ("magnitude", "distance_to_mean")
@@ -279,12 +284,7 @@ class SimilarityGuidedSampling(layers.Layer):
 
     def compute_output_spec(self, inputs):
         shape = self.compute_output_shape(inputs.shape)
-        if self.return_active_bins:
-            return (
-                keras.KerasTensor(shape[0], dtype=self.compute_dtype),
-                keras.KerasTensor(shape[1], dtype="int32"),
-            )
-        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+        return features_and_counts_spec(shape, self.compute_dtype, self.return_active_bins)
 
     def get_config(self):
         config = super().get_config()

@@ -30,7 +30,11 @@ cluster means.
 import keras
 from keras import layers, ops
 
-from vidzoo.layers.video_ops import check_choice, check_video_shape
+from vidzoo.layers.video_ops import (
+    check_choice,
+    check_video_shape,
+    features_and_counts_spec,
+)
 
 METHODS = ("cumulative", "slope", "uniform")
 
@@ -194,12 +198,7 @@ class TemporalClustering(layers.Layer):
     def compute_output_spec(self, inputs):
         features, _ = self._split(inputs)
         shape = self.compute_output_shape(features.shape)
-        if self.return_cluster_sizes:
-            return (
-                keras.KerasTensor(shape[0], dtype=self.compute_dtype),
-                keras.KerasTensor(shape[1], dtype="int32"),
-            )
-        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+        return features_and_counts_spec(shape, self.compute_dtype, self.return_cluster_sizes)
 
     def get_config(self):
         config = super().get_config()

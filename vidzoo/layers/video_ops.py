@@ -5,6 +5,7 @@ Every layer in `vidzoo.layers` takes channels-last video features
 into a ValueError that names the layer and what it expected.
 """
 
+import keras
 from keras import ops
 
 TIME_AXIS = 1
@@ -76,3 +77,14 @@ def trilinear_resize(x, size):
     for axis, length in zip((1, 2, 3), size):
         x = linear_resize_axis(x, length, axis)
     return x
+
+
+def features_and_counts_spec(shape, dtype, with_counts):
+    """Output spec of a layer returning features and, optionally, int32 counts.
+
+    `shape` is the layer's compute_output_shape result: one shape, or a pair
+    (features shape, counts shape) when `with_counts`.
+    """
+    if with_counts:
+        return (keras.KerasTensor(shape[0], dtype=dtype), keras.KerasTensor(shape[1], dtype="int32"))
+    return keras.KerasTensor(shape, dtype=dtype)
