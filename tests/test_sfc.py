@@ -73,3 +73,9 @@ def test_topk_framework_checks(tmp_path):
 def test_sfc_framework_checks(tmp_path):
     run_standard_checks(lambda: SelectiveFeatureCompression(tau=2, scaled=True),
                         (2, 6, 4, 4, 8), tmp_path)
+
+
+def test_bottleneck_block_framework_checks(tmp_path):
+    from vidzoo.layers import BottleneckBlock3D
+
+    run_standard_checks(lambda: BottleneckBlock3D(), (2, 4, 4, 4, 8), tmp_path)
