@@ -52,17 +52,9 @@ KERNELS = ("linear", "kronecker")
 SIMILARITIES = ("magnitude", "distance_to_mean")
 
 
-def similarity_bins(delta, num_bins):
-    """Eqs. (2)-(3): half bin width gamma (N, 1) and centres beta (N, B)."""
-    delta_max = ops.max(delta, axis=1, keepdims=True)
-    gamma = delta_max / (2.0 * num_bins)
-    index = ops.cast(ops.arange(1, num_bins + 1), delta.dtype)
-    centres = (2.0 * index - 1.0)[None, :] * gamma
-    return gamma, centres
-
-
 def _normalized_offsets(delta, num_bins):
-    """(Delta_t - beta_b) / gamma as (N, B, T), gamma (N, 1) and a flag gamma > 0.
+    """Eqs. (2)-(3) in units of gamma: (Delta_t - beta_b) / gamma as (N, B, T),
+    gamma (N, 1) and a flag gamma > 0.
 
     Computed as u_t - (2b - 1) with u_t = 2B Delta_t / Delta_max, so a frame
     with Delta_t = Delta_max lands exactly on the last bin's edge (no round-off).
