@@ -4,6 +4,7 @@ All layers take channels-last video features (batch, time, height, width,
 channels) and are registered under the "vidzoo" package for `.keras` files.
 """
 
+from vidzoo.layers.depthwise import DepthwiseConv3D
 from vidzoo.layers.gating import SelfGating
 from vidzoo.layers.mtconv import (
     MTBlock,
@@ -19,6 +20,7 @@ from vidzoo.layers.temporal_shift import TemporalShift, temporal_shift
 
 __all__ = [
     "BottleneckBlock3D",
+    "DepthwiseConv3D",
     "MTBlock",
     "MTConv",
     "SelectiveFeatureCompression",
