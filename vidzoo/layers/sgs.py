@@ -119,6 +119,12 @@ def kronecker_kernel_weights(delta, num_bins, edge_epsilon=0.0):
     return _degenerate_fallback(weights, centre_weight)
 
 
+def active_bins(weights):
+    """Non-empty bins (N, B) bool and their count B' per clip (N,) int32."""
+    active = ops.sum(ops.stop_gradient(weights), axis=2) > 0
+    return active, ops.sum(ops.cast(active, "int32"), axis=1)
+
+
 def compact_active_bins(weights):
     """Move each clip's non-empty bins to the front, keep their order.
 
@@ -127,10 +133,8 @@ def compact_active_bins(weights):
     are zero.
     """
     num_bins = ops.shape(weights)[1]
-    active = ops.sum(ops.stop_gradient(weights), axis=2) > 0  # (N, B)
-    active_int = ops.cast(active, "int32")
-    counts = ops.sum(active_int, axis=1)
-    target = ops.cumsum(active_int, axis=1) - 1  # new slot of each active bin
+    active, counts = active_bins(weights)
+    target = ops.cumsum(ops.cast(active, "int32"), axis=1) - 1  # new slot of each active bin
     slots = ops.arange(num_bins, dtype="int32")
     moves = ops.logical_and(
         active[:, None, :], ops.equal(target[:, None, :], slots[None, :, None])
@@ -166,8 +170,7 @@ def similarity_guided_sampling(
     if drop_empty_bins:
         weights, counts = compact_active_bins(weights)
     else:
-        active = ops.sum(ops.stop_gradient(weights), axis=2) > 0
-        counts = ops.sum(ops.cast(active, "int32"), axis=1)
+        _, counts = active_bins(weights)
     weights = ops.cast(weights, features.dtype)
     outputs = ops.einsum("nbt,nthwc->nbhwc", weights, features)
     return outputs, counts
