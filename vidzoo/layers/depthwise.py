@@ -25,10 +25,13 @@ class DepthwiseConv3D(layers.Layer):
       kernel_size: (kt, kh, kw) or an int.
       strides: (1, sh, sw) or an int applied to space.
       use_bias: add a per-channel bias.
+      spatial_padding: "same" (TF) or "valid"; time is always padded "same".
+        PyTorch-defined models pad space symmetrically with ZeroPadding3D
+        first and use "valid".
     """
 
     def __init__(self, kernel_size=3, strides=1, use_bias=False,
-                 kernel_initializer="he_normal", **kwargs):
+                 kernel_initializer="he_normal", spatial_padding="same", **kwargs):
         super().__init__(**kwargs)
         self.kernel_size = _triple(kernel_size)
         strides = _triple(strides) if not isinstance(strides, int) else (1, strides, strides)
@@ -36,6 +39,12 @@ class DepthwiseConv3D(layers.Layer):
             raise ValueError(f"DepthwiseConv3D supports temporal stride 1 only; got {strides}.")
         self.strides = strides
         self.use_bias = use_bias
+        if spatial_padding not in ("same", "valid"):
+            raise ValueError(
+                f"DepthwiseConv3D: spatial_padding must be 'same' or 'valid'; got "
+                f"{spatial_padding!r}."
+            )
+        self.spatial_padding = spatial_padding
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
@@ -60,7 +69,8 @@ class DepthwiseConv3D(layers.Layer):
         for offset in range(kt):
             window = ops.reshape(padded[:, offset : offset + frames], (-1, height, width, channels))
             filters = ops.transpose(kernel[offset], (0, 1, 3, 2))  # (kh, kw, C, 1)
-            total = total + ops.depthwise_conv(window, filters, self.strides[1:], padding="same")
+            total = total + ops.depthwise_conv(window, filters, self.strides[1:],
+                                                  padding=self.spatial_padding)
         out_h, out_w = total.shape[1], total.shape[2]
         outputs = ops.reshape(total, (-1, frames, out_h, out_w, channels))
         if self.bias is not None:
@@ -68,14 +78,18 @@ class DepthwiseConv3D(layers.Layer):
         return outputs
 
     def compute_output_shape(self, input_shape):
-        height = -(-input_shape[2] // self.strides[1])
-        width = -(-input_shape[3] // self.strides[2])
+        height, width = input_shape[2], input_shape[3]
+        if self.spatial_padding == "valid":
+            height, width = height - self.kernel_size[1] + 1, width - self.kernel_size[2] + 1
+        height = -(-height // self.strides[1])
+        width = -(-width // self.strides[2])
         return (input_shape[0], input_shape[1], height, width, input_shape[4])
 
     def get_config(self):
         config = super().get_config()
         config.update(
             kernel_size=self.kernel_size, strides=self.strides, use_bias=self.use_bias,
+            spatial_padding=self.spatial_padding,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
         )
         return config

@@ -1,0 +1,164 @@
+"""Multiply-add (MAC) counts of convolutions, dense layers and recurrent cells.
+
+The convention torchvision, PySlowFast and the X3D paper publish as "GFLOPs":
+one multiply-add counts once, over convolutions and dense layers (our GRU
+cells, used by MTNet, are counted too: 3 gates x (input + recurrent) MACs per
+step). Normalization, activations, pooling and element-wise ops are not
+counted.
+
+Counts come from the shapes a layer actually sees in a forward pass, so an
+adaptive model (SGS, temporal clustering) is counted per clip from its actual
+B' or number of clusters:
+
+* `count_flops(model, input_shape)` - MACs of one clip of a fixed shape.
+* `clip_flops(model, clip)` - MACs for one real clip.
+* `flops_per_clip(model, clips)` - MACs of each clip in a batch; clips with the
+  same adaptive counts (B' per SGS layer) share one counting pass.
+"""
+
+import contextlib
+
+import keras
+import numpy as np
+
+from vidzoo.layers import DepthwiseConv3D, SimilarityGuidedSampling, TemporalClustering
+
+
+def _conv_macs(layer, inputs, outputs):
+    kernel = layer.kernel.shape  # (*window, in / groups, out)
+    return int(np.prod(outputs.shape[1:])) * int(np.prod(kernel[:-1]))
+
+
+def _depthwise_macs(layer, inputs, outputs):
+    return int(np.prod(outputs.shape[1:])) * int(np.prod(layer.kernel_size))
+
+
+def _dense_macs(layer, inputs, outputs):
+    return int(np.prod(outputs.shape[1:])) * int(layer.kernel.shape[0])
+
+
+def _gru_macs(layer, inputs, outputs):
+    steps, features = inputs.shape[1], inputs.shape[-1]
+    units = layer.units
+    return int(steps) * 3 * (int(features) * units + units * units)
+
+
+_COUNTERS = (
+    (keras.layers.Conv1D, _conv_macs),
+    (keras.layers.Conv2D, _conv_macs),
+    (keras.layers.Conv3D, _conv_macs),
+    (DepthwiseConv3D, _depthwise_macs),
+    (keras.layers.Dense, _dense_macs),
+    (keras.layers.GRU, _gru_macs),
+)
+
+
+def _counter_for(layer):
+    for cls, counter in _COUNTERS:
+        if isinstance(layer, cls):
+            return counter
+    return None
+
+
+def _all_layers(model):
+    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)]
+
+
+@contextlib.contextmanager
+def _recording(model):
+    """Patch every countable layer's `call` to add its per-clip MACs to a list."""
+    totals = []
+    patched = []
+    for layer in _all_layers(model):
+        counter = _counter_for(layer)
+        if counter is None:
+            continue
+        original = layer.call
+
+        def wrapped(inputs, *args, _layer=layer, _original=original, _counter=counter,
+                    **kwargs):
+            outputs = _original(inputs, *args, **kwargs)
+            result = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+            totals.append(_counter(_layer, inputs, result))
+            return outputs
+
+        layer.call = wrapped
+        patched.append((layer, original))
+    try:
+        yield totals
+    finally:
+        for layer, original in patched:
+            layer.call = original
+
+
+def clip_flops(model, clip):
+    """MACs of `model` on one clip (T, H, W, C) or a batch of one (1, T, H, W, C)."""
+    clip = np.asarray(clip)
+    if clip.ndim == len(model.inputs[0].shape) - 1:
+        clip = clip[None]
+    if clip.shape[0] != 1:
+        raise ValueError(f"clip_flops takes one clip; got a batch of shape {clip.shape}. "
+                         "Use flops_per_clip for batches.")
+    with _recording(model) as totals:
+        model(clip, training=False)
+    return int(sum(totals))
+
+
+def count_flops(model, input_shape=None):
+    """MACs of one clip of `input_shape` (T, H, W, C); defaults to the model's
+    input shape. Non-adaptive models only depend on the shape; adaptive ones
+    are counted on zeros (every frame alike), so use `clip_flops` for them."""
+    shape = tuple(input_shape or model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise ValueError(
+            f"count_flops needs a fully known clip shape; the model input is "
+            f"{tuple(model.inputs[0].shape)}. Pass input_shape=(T, H, W, C)."
+        )
+    return clip_flops(model, np.zeros((1,) + shape, "float32"))
+
+
+def adaptive_layers(model):
+    """The SGS and temporal-clustering layers of `model`, in graph order."""
+    return [layer for layer in _all_layers(model)
+            if isinstance(layer, (SimilarityGuidedSampling, TemporalClustering))]
+
+
+def _adaptive_counts_model(model):
+    """A model returning each adaptive layer's per-clip length (B' or clusters)."""
+    outputs = []
+    for layer in adaptive_layers(model):
+        if not isinstance(layer.output, (list, tuple)):
+            raise ValueError(
+                f"flops_per_clip: adaptive layer {layer.name!r} does not return its counts; "
+                "build the model through vidzoo.zoo (which sets return_active_bins / "
+                "return_cluster_sizes)."
+            )
+        counts = layer.output[1]
+        if isinstance(layer, TemporalClustering):
+            counts = keras.ops.sum(keras.ops.cast(counts > 0, "int32"), axis=-1)
+        outputs.append(counts)
+    return keras.Model(model.inputs, outputs)
+
+
+def flops_per_clip(model, clips, batch_size=8):
+    """MACs of each clip of `clips` (N, T, H, W, C) as an int64 array (N,).
+
+    For a non-adaptive model every clip costs the same. For an adaptive model
+    the per-clip lengths after each adaptive layer are read in batches, and
+    clips with equal lengths share one counting pass.
+    """
+    clips = np.asarray(clips)
+    if not adaptive_layers(model):
+        return np.full(len(clips), count_flops(model, clips.shape[1:]), dtype=np.int64)
+    counter = _adaptive_counts_model(model)
+    lengths = counter.predict(clips, batch_size=batch_size, verbose=0)
+    if not isinstance(lengths, (list, tuple)):
+        lengths = [lengths]
+    keys = list(zip(*[np.asarray(v).reshape(-1).tolist() for v in lengths]))
+    cache = {}
+    result = np.zeros(len(clips), dtype=np.int64)
+    for index, key in enumerate(keys):
+        if key not in cache:
+            cache[key] = clip_flops(model, clips[index])
+        result[index] = cache[key]
+    return result

@@ -1,0 +1,234 @@
+"""Shared pieces of the zoo: keras.applications-style arguments, conv/BN
+helpers with each reference framework's padding and BatchNorm conventions,
+named stage endpoints, and insertion of the adaptive layers at a stage.
+
+Padding: PyTorch pads symmetrically (k // 2 on both sides) while Keras "same"
+pads more on the right for strided convs, which shifts the sampling grid. Convs
+and pools of PyTorch-defined models (torchvision, PySlowFast, pytorchvideo,
+TSM) therefore pad explicitly and run "valid", so weights converted from those
+references give the same outputs. TF-slim models (the Inception family) use TF
+"same" padding, as their reference does.
+"""
+
+import os
+
+import keras
+from keras import layers
+
+from vidzoo.layers import SimilarityGuidedSampling, TemporalClustering
+
+POOLINGS = (None, "avg", "max")
+
+# BatchNorm conventions: PyTorch (eps 1e-5, momentum 0.1 = Keras 0.9, scale
+# and offset) and TF-slim (eps 1e-3, decay 0.999, offset only).
+TORCH_BN = dict(epsilon=1e-5, momentum=0.9)
+SLIM_BN = dict(epsilon=1e-3, momentum=0.999, scale=False)
+
+
+def triple(value):
+    """An int or a 3-sequence as a (t, h, w) tuple of ints."""
+    if isinstance(value, int):
+        return (value, value, value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 3:
+        raise ValueError(f"Expected an int or 3 values (t, h, w); got {value}.")
+    return value
+
+
+def conv3d(x, filters, kernel_size, strides=1, name=None, use_bias=False, padding="torch",
+           groups=1):
+    """Conv3D with PyTorch symmetric padding ("torch") or TF padding ("same")."""
+    kernel_size, strides = triple(kernel_size), triple(strides)
+    if padding == "torch":
+        if any(s > 1 for s in strides) or any(k % 2 == 0 for k in kernel_size):
+            pad = tuple(k // 2 for k in kernel_size)
+            if any(pad):
+                x = layers.ZeroPadding3D(pad, name=f"{name}_pad")(x)
+            padding = "valid"
+        else:
+            padding = "same"
+    return layers.Conv3D(filters, kernel_size, strides, padding=padding, use_bias=use_bias,
+                         groups=groups, name=name)(x)
+
+
+def batch_norm(x, name, convention=TORCH_BN):
+    return layers.BatchNormalization(name=name, **convention)(x)
+
+
+def conv_bn(x, filters, kernel_size, strides=1, name=None, activation="relu", **conv_kwargs):
+    """Conv3D (no bias) + BatchNorm (PyTorch convention) + optional activation."""
+    x = conv3d(x, filters, kernel_size, strides, name=f"{name}_conv", **conv_kwargs)
+    x = batch_norm(x, f"{name}_bn")
+    if activation:
+        x = layers.Activation(activation, name=f"{name}_{activation}")(x)
+    return x
+
+
+def max_pool_torch(x, pool_size, strides, name):
+    """PyTorch MaxPool3d with padding k // 2. Zero padding equals PyTorch's
+    -inf padding here because every such pool follows a ReLU."""
+    pool_size, strides = triple(pool_size), triple(strides)
+    pad = tuple(k // 2 for k in pool_size)
+    if any(pad):
+        x = layers.ZeroPadding3D(pad, name=f"{name}_pad")(x)
+    return layers.MaxPooling3D(pool_size, strides, padding="valid", name=name)(x)
+
+
+# ----------------------------------------------------------------------------
+# keras.applications-style arguments
+
+
+def check_application_args(model_name, include_top, weights, classes, pooling):
+    """Validate the keras.applications arguments shared by every constructor."""
+    if weights is not None and not (isinstance(weights, (str, os.PathLike))
+                                    and os.path.isfile(weights)):
+        raise ValueError(
+            f"{model_name}: `weights` must be None (random initialization) or the path to "
+            f"an existing weights file (named pretrained weights are not available yet); "
+            f"got {weights!r}."
+        )
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"{model_name}: `pooling` must be one of None, 'avg' or 'max'; got {pooling!r}."
+        )
+    if include_top and (not isinstance(classes, int) or classes < 1):
+        raise ValueError(
+            f"{model_name}: `classes` must be a positive int when include_top=True; "
+            f"got {classes!r}."
+        )
+
+
+def video_input(model_name, input_shape, input_tensor, default_shape, min_size=32,
+                min_frames=1, static_frames=False):
+    """The model's Input: `input_tensor`, or an Input of `input_shape` (T, H, W, C).
+
+    T may be None (clips of any length) unless `static_frames`; H and W must be
+    at least `min_size` so every stage has a feature map.
+    """
+    if input_tensor is not None and input_shape is None:
+        input_shape = tuple(input_tensor.shape[1:])
+    shape = tuple(default_shape if input_shape is None else input_shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"{model_name}: `input_shape` must be (frames, height, width, channels); "
+            f"got {shape}."
+        )
+    frames, height, width, channels = shape
+    if frames is None and static_frames:
+        raise ValueError(
+            f"{model_name} needs a static number of frames; got input_shape {shape}."
+        )
+    if frames is not None and frames < min_frames:
+        raise ValueError(
+            f"{model_name} needs at least {min_frames} frames; got input_shape {shape}."
+        )
+    if height is None or width is None or height < min_size or width < min_size:
+        raise ValueError(
+            f"{model_name} needs height and width of at least {min_size} pixels; "
+            f"got input_shape {shape}."
+        )
+    if channels is None or channels < 1:
+        raise ValueError(f"{model_name} needs a known channel count; got {shape}.")
+    if input_tensor is None:
+        return layers.Input(shape=shape, name="video"), None
+    if not keras.backend.is_keras_tensor(input_tensor):
+        return layers.Input(tensor=input_tensor, shape=shape, name="video"), input_tensor
+    return input_tensor, input_tensor
+
+
+def finish_model(inputs, input_tensor, features, *, name, include_top, pooling, weights,
+                 classifier_activation, top):
+    """Add the classifier (`top(features) -> logits`) or the feature pooling,
+    build the Model and load `weights` from a file if given."""
+    if include_top:
+        x = top(features)
+        x = layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling3D(name="avg_pool")(features)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling3D(name="max_pool")(features)
+    else:
+        x = features
+    model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
+    model = keras.Model(model_inputs, x, name=name)
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+def linear_classifier(dropout=0.0, classes=400, name="logits"):
+    """Global average pooling, optional dropout, Dense(classes): torchvision's
+    and PySlowFast's head."""
+
+    def top(x):
+        x = layers.GlobalAveragePooling3D(name="head_pool")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout")(x)
+        return layers.Dense(classes, name=name)(x)
+
+    return top
+
+
+# ----------------------------------------------------------------------------
+# Stage endpoints and adaptive layers
+
+
+def _options(value, argument, default_after, model_name):
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {"after": default_after}
+    if isinstance(value, str):
+        return {"after": value}
+    if isinstance(value, dict):
+        options = dict(value)
+        options.setdefault("after", default_after)
+        return options
+    raise ValueError(
+        f"{model_name}: `{argument}` must be None, True, a stage name or a dict of "
+        f"options with an 'after' stage; got {value!r}."
+    )
+
+
+class Stages:
+    """Names stage outputs with Identity layers and inserts adaptive layers.
+
+    `sgs` (SimilarityGuidedSampling) and `temporal_clustering` take None,
+    True (default placement), a stage name, or a dict of the layer's arguments
+    with an "after" key. Adaptive layers return their per-clip counts too, so
+    `vidzoo.zoo.with_adaptive_outputs` can expose B' or cluster sizes.
+    """
+
+    def __init__(self, model_name, stage_names, sgs=None, temporal_clustering=None,
+                 default_after="res2"):
+        self.model_name = model_name
+        self.stage_names = tuple(stage_names)
+        self.sgs = _options(sgs, "sgs", default_after, model_name)
+        self.clustering = _options(temporal_clustering, "temporal_clustering", default_after,
+                                   model_name)
+        for options in (self.sgs, self.clustering):
+            if options and options["after"] not in self.stage_names:
+                raise ValueError(
+                    f"{model_name}: cannot insert an adaptive layer after stage "
+                    f"{options['after']!r}; stages are {list(self.stage_names)}."
+                )
+        self.mask = None
+
+    @property
+    def adaptive(self):
+        return bool(self.sgs or self.clustering)
+
+    def end(self, x, stage, pathway=""):
+        """Mark `x` as the output of `stage`, then apply an adaptive layer there."""
+        suffix = f"_{pathway}" if pathway else ""
+        x = layers.Identity(name=f"{stage}{suffix}")(x)
+        if self.sgs and self.sgs["after"] == stage:
+            kwargs = {k: v for k, v in self.sgs.items() if k != "after"}
+            x, _ = SimilarityGuidedSampling(return_active_bins=True, name=f"sgs{suffix}",
+                                            **kwargs)(x)
+        if self.clustering and self.clustering["after"] == stage:
+            kwargs = {k: v for k, v in self.clustering.items() if k != "after"}
+            layer = TemporalClustering(return_cluster_sizes=True,
+                                       name=f"temporal_clustering{suffix}", **kwargs)
+            x, _ = layer(x if self.mask is None else [x, self.mask])
+        return x

@@ -1,0 +1,325 @@
+"""3D ResNets: torchvision's VideoResNet family (R3D, MC3, R(2+1)D), the 3D
+ResNets used with ATFR (Hara et al.'s 3D-ResNets-PyTorch), and PySlowFast's
+Slow-only and I3D ResNet-50.
+
+Stages are named stem, res2, res3, res4, res5 (`model.get_layer("res3")`).
+`sgs=` inserts SimilarityGuidedSampling after a stage (default res2, the
+ATFR paper's placement); those models are registered as `<name>_atfr`.
+"""
+
+from keras import layers
+
+from vidzoo.zoo.common import (
+    Stages,
+    batch_norm,
+    check_application_args,
+    conv3d,
+    conv_bn,
+    finish_model,
+    linear_classifier,
+    max_pool_torch,
+    video_input,
+)
+from vidzoo.zoo.registry import register_model
+
+STAGES = ("stem", "res2", "res3", "res4", "res5")
+WIDTHS = (64, 128, 256, 512)
+
+# ---------------------------------------------------------------------------
+# torchvision VideoResNet (torchvision/models/video/resnet.py)
+
+
+def _midplanes(inplanes, planes):
+    """torchvision's (2+1)D width: parameters equal to a full 3x3x3 conv."""
+    return (inplanes * planes * 27) // (inplanes * 9 + 3 * planes)
+
+
+def _conv_builder(kind):
+    """A torchvision conv builder: (x, filters, midplanes, stride, name) -> x, and
+    the shortcut stride it implies."""
+
+    def full(x, filters, mid, stride, name):
+        return conv3d(x, filters, 3, stride, name=name)
+
+    def spatial_only(x, filters, mid, stride, name):
+        return conv3d(x, filters, (1, 3, 3), (1, stride, stride), name=name)
+
+    def two_plus_one(x, filters, mid, stride, name):
+        x = conv3d(x, mid, (1, 3, 3), (1, stride, stride), name=f"{name}_spatial")
+        x = batch_norm(x, f"{name}_spatial_bn")
+        x = layers.ReLU(name=f"{name}_spatial_relu")(x)
+        return conv3d(x, filters, (3, 1, 1), (stride, 1, 1), name=f"{name}_temporal")
+
+    builders = {"3d": (full, "all"), "2d": (spatial_only, "space"), "2plus1d": (two_plus_one, "all")}
+    return builders[kind]
+
+
+def _shortcut(x, filters, stride, stride_scope, name):
+    strides = (stride, stride, stride) if stride_scope == "all" else (1, stride, stride)
+    return conv_bn(x, filters, 1, strides, name=name, activation=None)
+
+
+def _tv_basic_block(x, planes, stride, kind, name):
+    inplanes = x.shape[-1]
+    build, stride_scope = _conv_builder(kind)
+    mid = _midplanes(inplanes, planes)
+    shortcut = x
+    if stride != 1 or inplanes != planes:
+        shortcut = _shortcut(x, planes, stride, stride_scope, f"{name}_shortcut")
+    y = build(x, planes, mid, stride, f"{name}_conv1")
+    y = layers.ReLU(name=f"{name}_relu1")(batch_norm(y, f"{name}_bn1"))
+    y = build(y, planes, mid, 1, f"{name}_conv2")
+    y = batch_norm(y, f"{name}_bn2")
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+
+
+def _tv_bottleneck_block(x, planes, stride, kind, name):
+    inplanes = x.shape[-1]
+    build, stride_scope = _conv_builder(kind)
+    mid = _midplanes(inplanes, planes)
+    shortcut = x
+    if stride != 1 or inplanes != planes * 4:
+        shortcut = _shortcut(x, planes * 4, stride, stride_scope, f"{name}_shortcut")
+    y = conv_bn(x, planes, 1, name=f"{name}_a")
+    y = build(y, planes, mid, stride, f"{name}_b_conv")
+    y = layers.ReLU(name=f"{name}_b_relu")(batch_norm(y, f"{name}_b_bn"))
+    y = conv_bn(y, planes * 4, 1, name=f"{name}_c", activation=None)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+
+
+def _tv_stem(x, kind):
+    if kind == "2plus1d":
+        x = conv_bn(x, 45, (1, 7, 7), (1, 2, 2), name="stem_spatial")
+        return conv_bn(x, 64, (3, 1, 1), 1, name="stem_temporal")
+    return conv_bn(x, 64, (3, 7, 7), (1, 2, 2), name="stem")
+
+
+def video_resnet(
+    depths,
+    conv_kinds,
+    stem_kind,
+    bottleneck=False,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    input_tensor=None,
+    pooling=None,
+    classes=400,
+    classifier_activation="softmax",
+    sgs=None,
+    name="video_resnet",
+):
+    """torchvision VideoResNet: a stem, four stages of basic or bottleneck
+    blocks (`conv_kinds` per stage: "3d", "2d" or "2plus1d"), average pooling
+    and a linear classifier. Default input 16x112x112."""
+    check_application_args(name, include_top, weights, classes, pooling)
+    inputs, source = video_input(name, input_shape, input_tensor, (16, 112, 112, 3))
+    stages = Stages(name, STAGES, sgs=sgs)
+    x = stages.end(_tv_stem(inputs, stem_kind), "stem")
+    block = _tv_bottleneck_block if bottleneck else _tv_basic_block
+    for index, (depth, kind, planes) in enumerate(zip(depths, conv_kinds, WIDTHS)):
+        stage = STAGES[index + 1]
+        for b in range(depth):
+            stride = 2 if (index > 0 and b == 0) else 1
+            x = block(x, planes, stride, kind, f"{stage}_block{b + 1}")
+        x = stages.end(x, stage)
+    return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
+                        weights=weights, classifier_activation=classifier_activation,
+                        top=linear_classifier(0.0, classes))
+
+
+def _tv_model(model_name, depths, kinds, stem, bottleneck=False, atfr=False):
+    def build(**kwargs):
+        kwargs.setdefault("name", model_name)
+        if atfr:
+            kwargs.setdefault("sgs", True)
+        return video_resnet(depths, kinds, stem, bottleneck, **kwargs)
+
+    return build
+
+
+def R3D_18(**kwargs):
+    """R3D-18. Reference: torchvision `r3d_18` (Tran et al. 2018); 33,371,472
+    parameters with 400 classes (Keras adds BN moving statistics)."""
+    return _tv_model("r3d_18", (2, 2, 2, 2), ("3d",) * 4, "3d")(**kwargs)
+
+
+def R3D_34(**kwargs):
+    """R3D-34: torchvision's VideoResNet with BasicBlocks (3, 4, 6, 3) and 3x3x3
+    convs (Tran et al. 2018, Table 2); torchvision has no preset."""
+    return _tv_model("r3d_34", (3, 4, 6, 3), ("3d",) * 4, "3d")(**kwargs)
+
+
+def MC3_18(**kwargs):
+    """MC3-18. Reference: torchvision `mc3_18` (3D convs in res2, 2D after);
+    11,695,440 parameters with 400 classes."""
+    return _tv_model("mc3_18", (2, 2, 2, 2), ("3d", "2d", "2d", "2d"), "3d")(**kwargs)
+
+
+def R2Plus1D_18(**kwargs):
+    """R(2+1)D-18. Reference: torchvision `r2plus1d_18`; 31,505,325 parameters
+    with 400 classes."""
+    return _tv_model("r2plus1d_18", (2, 2, 2, 2), ("2plus1d",) * 4, "2plus1d")(**kwargs)
+
+
+def R2Plus1D_34(**kwargs):
+    """R(2+1)D-34: torchvision's VideoResNet, BasicBlocks (3, 4, 6, 3), (2+1)D convs."""
+    return _tv_model("r2plus1d_34", (3, 4, 6, 3), ("2plus1d",) * 4, "2plus1d")(**kwargs)
+
+
+def R2Plus1D_50(**kwargs):
+    """R(2+1)D-50: torchvision's VideoResNet with its Bottleneck block (3, 4, 6, 3)
+    and (2+1)D middle convs (midplanes from the block input, as torchvision)."""
+    return _tv_model("r2plus1d_50", (3, 4, 6, 3), ("2plus1d",) * 4, "2plus1d", True)(**kwargs)
+
+
+# ---------------------------------------------------------------------------
+# 3D ResNets used with ATFR (Hara et al., 3D-ResNets-PyTorch `resnet.py`)
+
+
+def _hara_block(x, planes, stride, bottleneck, name):
+    expansion = 4 if bottleneck else 1
+    shortcut = x
+    if stride != 1 or x.shape[-1] != planes * expansion:
+        shortcut = conv_bn(x, planes * expansion, 1, stride, name=f"{name}_shortcut",
+                           activation=None)
+    if bottleneck:
+        y = conv_bn(x, planes, 1, name=f"{name}_a")
+        y = conv_bn(y, planes, 3, stride, name=f"{name}_b")
+        y = conv_bn(y, planes * 4, 1, name=f"{name}_c", activation=None)
+    else:
+        y = conv_bn(x, planes, 3, stride, name=f"{name}_a")
+        y = conv_bn(y, planes, 3, name=f"{name}_b", activation=None)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+
+
+def resnet3d(depths, bottleneck, include_top=True, weights=None, input_shape=None,
+             input_tensor=None, pooling=None, classes=400, classifier_activation="softmax",
+             sgs=None, name="resnet3d"):
+    """Hara et al.'s 3D ResNet: 7x7x7 stem (stride 1,2,2), 3x3x3 max pool
+    (stride 2), 3x3x3 convs everywhere, shortcut type B. Default input
+    32x112x112 (ATFR's 32-frame setting at Hara's 112 px)."""
+    check_application_args(name, include_top, weights, classes, pooling)
+    inputs, source = video_input(name, input_shape, input_tensor, (32, 112, 112, 3))
+    stages = Stages(name, STAGES, sgs=sgs)
+    x = conv_bn(inputs, 64, 7, (1, 2, 2), name="stem")
+    x = stages.end(max_pool_torch(x, 3, 2, "stem_pool"), "stem")
+    for index, (depth, planes) in enumerate(zip(depths, WIDTHS)):
+        stage = STAGES[index + 1]
+        for b in range(depth):
+            stride = 2 if (index > 0 and b == 0) else 1
+            x = _hara_block(x, planes, stride, bottleneck, f"{stage}_block{b + 1}")
+        x = stages.end(x, stage)
+    return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
+                        weights=weights, classifier_activation=classifier_activation,
+                        top=linear_classifier(0.0, classes))
+
+
+def ResNet3D_18(**kwargs):
+    """3D ResNet-18 as used with ATFR (seed 000). Reference: Hara et al.,
+    3D-ResNets-PyTorch `generate_model(18)`, shortcut B, 7x7x7 stem."""
+    kwargs.setdefault("name", "resnet3d_18")
+    return resnet3d((2, 2, 2, 2), False, **kwargs)
+
+
+def ResNet3D_50(**kwargs):
+    """3D ResNet-50 as used with ATFR (seed 000, Fig. 3). Reference: Hara et
+    al., 3D-ResNets-PyTorch `generate_model(50)`, bottlenecks, shortcut B."""
+    kwargs.setdefault("name", "resnet3d_50")
+    return resnet3d((3, 4, 6, 3), True, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# PySlowFast ResNet-50 pathways (slowfast/models/resnet_helper.py)
+
+
+def pyslowfast_bottleneck(x, dim_out, dim_inner, temporal_kernel, stride, name):
+    """PySlowFast's BottleneckTransform + ResBlock: Tx1x1 conv a, 1x3x3 conv b
+    carrying the spatial stride, 1x1x1 conv c; conv shortcut when the shape
+    changes."""
+    shortcut = x
+    if x.shape[-1] != dim_out or stride != 1:
+        shortcut = conv_bn(x, dim_out, 1, (1, stride, stride), name=f"{name}_shortcut",
+                           activation=None)
+    y = conv_bn(x, dim_inner, (temporal_kernel, 1, 1), name=f"{name}_a")
+    y = conv_bn(y, dim_inner, (1, 3, 3), (1, stride, stride), name=f"{name}_b")
+    y = conv_bn(y, dim_out, 1, name=f"{name}_c", activation=None)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+
+
+def temporal_kernels(pattern, depth):
+    """PySlowFast repeats a stage's temporal-kernel pattern over its blocks."""
+    return (list(pattern) * depth)[:depth]
+
+
+R50_DEPTHS = (3, 4, 6, 3)
+SLOW_KERNELS = ((1,), (1,), (1,), (3,), (3,))
+I3D_KERNELS = ((5,), (3,), (3, 1), (3, 1), (1, 3))
+
+
+def pyslowfast_resnet(kernel_basis, temporal_pool_after_res2, include_top=True, weights=None,
+                      input_shape=None, input_tensor=None, pooling=None, classes=400,
+                      classifier_activation="softmax", sgs=None, dropout=0.5,
+                      name="pyslowfast_resnet"):
+    """PySlowFast single-pathway ResNet-50 (Slow-only, I3D). Default input 8x224x224."""
+    check_application_args(name, include_top, weights, classes, pooling)
+    inputs, source = video_input(name, input_shape, input_tensor, (8, 224, 224, 3))
+    stages = Stages(name, STAGES, sgs=sgs)
+    stem_t = kernel_basis[0][0]
+    x = conv_bn(inputs, 64, (stem_t, 7, 7), (1, 2, 2), name="stem")
+    x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
+    for index, depth in enumerate(R50_DEPTHS):
+        stage = STAGES[index + 1]
+        kernels = temporal_kernels(kernel_basis[index + 1], depth)
+        for b in range(depth):
+            stride = 2 if (index > 0 and b == 0) else 1
+            x = pyslowfast_bottleneck(x, 256 * 2**index, 64 * 2**index, kernels[b], stride,
+                                      f"{stage}_block{b + 1}")
+        if index == 0 and temporal_pool_after_res2:
+            x = layers.MaxPooling3D((2, 1, 1), (2, 1, 1), name="res2_temporal_pool")(x)
+        x = stages.end(x, stage)
+    return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
+                        weights=weights, classifier_activation=classifier_activation,
+                        top=linear_classifier(dropout, classes))
+
+
+def SlowOnly_R50(**kwargs):
+    """Slow-only ResNet-50 (8x8). Reference: PySlowFast `SLOW_8x8_R50`
+    (temporal kernels 1 until res4); 32,454,096 parameters with 400 classes."""
+    kwargs.setdefault("name", "slow_r50")
+    return pyslowfast_resnet(SLOW_KERNELS, False, **kwargs)
+
+
+def I3D_R50(**kwargs):
+    """I3D ResNet-50 (8x8). Reference: PySlowFast `I3D_8x8_R50` (5x7x7 stem,
+    alternating 3/1 temporal kernels, temporal max pool after res2);
+    28,043,472 parameters with 400 classes."""
+    kwargs.setdefault("name", "i3d_r50")
+    return pyslowfast_resnet(I3D_KERNELS, True, **kwargs)
+
+
+def _register():
+    plain = {
+        "r3d_18": R3D_18, "r3d_34": R3D_34, "mc3_18": MC3_18, "r2plus1d_18": R2Plus1D_18,
+        "r2plus1d_34": R2Plus1D_34, "r2plus1d_50": R2Plus1D_50, "resnet3d_18": ResNet3D_18,
+        "resnet3d_50": ResNet3D_50, "slow_r50": SlowOnly_R50, "i3d_r50": I3D_R50,
+    }
+    atfr = ("r3d_18", "r2plus1d_18", "r2plus1d_50", "resnet3d_18", "resnet3d_50", "slow_r50",
+            "i3d_r50")
+    for key, builder in plain.items():
+        register_model(key)(builder)
+    for key in atfr:
+        register_model(f"{key}_atfr")(_atfr(plain[key], key))
+
+
+def _atfr(builder, key):
+    def build(**kwargs):
+        kwargs.setdefault("sgs", True)
+        kwargs.setdefault("name", f"{key}_atfr")
+        return builder(**kwargs)
+
+    build.__doc__ = f"{key} with SimilarityGuidedSampling after res2 (ATFR, seed 000)."
+    return build
+
+
+_register()

@@ -1,0 +1,181 @@
+"""X3D-XS/S/M/L/XL (Feichtenhofer, CVPR 2020).
+
+Reference: pytorchvideo `create_x3d` (the PySlowFast definition less one
+BatchNorm: PySlowFast also normalizes the res2 shortcut, whose width does not
+change; `shortcut_norm="pyslowfast"` adds it, +48 parameters).
+
+* stem: 1x3x3 conv (stride 1,2,2) then a 5x1x1 channelwise conv, BN, ReLU;
+* res2..res5: bottlenecks 1x1x1 -> channelwise 3x3x3 (spatial stride on the
+  first block) -> squeeze-excitation on every other block -> swish ->
+  1x1x1; widths round(12, 24, 48, 96 x width_factor), inner 2.25x, depths
+  ceil((1, 2, 5, 3) x depth_factor);
+* conv5: 1x1x1 conv to the last inner width, BN, ReLU (features);
+* top: global average pool, 1x1x1 conv to 2048 without bias, ReLU, dropout
+  0.5, linear classifier.
+
+The channelwise convs use `DepthwiseConv3D` (Conv3D(groups=C)'s kernel
+layout), which TF CPU runs ~100x faster than Conv3D(groups=C).
+"""
+
+import math
+
+from keras import layers
+
+from vidzoo.layers import DepthwiseConv3D
+from vidzoo.zoo.common import (
+    Stages,
+    batch_norm,
+    check_application_args,
+    conv3d,
+    conv_bn,
+    finish_model,
+    video_input,
+)
+from vidzoo.zoo.registry import register_model
+
+STAGES = ("stem", "res2", "res3", "res4", "res5", "conv5")
+BASE_WIDTHS = (12, 24, 48, 96)
+BASE_DEPTHS = (1, 2, 5, 3)
+
+# name: (width_factor, depth_factor, default input (T, H, W, 3))
+CONFIGS = {
+    "xs": (2.0, 2.2, (4, 160, 160, 3)),
+    "s": (2.0, 2.2, (13, 160, 160, 3)),
+    "m": (2.0, 2.2, (16, 224, 224, 3)),
+    "l": (2.0, 5.0, (16, 312, 312, 3)),
+    "xl": (2.9, 5.0, (16, 356, 356, 3)),
+}
+
+
+def round_width(width, multiplier, min_width=8, divisor=8):
+    """pytorchvideo's channel rounding: nearest multiple of `divisor`, never
+    below 90% of the exact width."""
+    width *= multiplier
+    rounded = max(min_width, int(width + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * width:
+        rounded += divisor
+    return int(rounded)
+
+
+def round_repeats(repeats, multiplier):
+    return int(math.ceil(multiplier * repeats))
+
+
+def stage_plan(width_factor, depth_factor):
+    """[(depth, width, inner width)] of res2..res5."""
+    plan = []
+    for base_width, base_depth in zip(BASE_WIDTHS, BASE_DEPTHS):
+        width = round_width(base_width, width_factor)
+        plan.append((round_repeats(base_depth, depth_factor), width, int(2.25 * width)))
+    return plan
+
+
+def channelwise_conv(x, kernel_size, stride, name):
+    """Channelwise conv with PyTorch's symmetric spatial padding."""
+    pad = kernel_size[1] // 2
+    if stride > 1 and pad:
+        x = layers.ZeroPadding3D((0, pad, pad), name=f"{name}_pad")(x)
+        return DepthwiseConv3D(kernel_size, stride, spatial_padding="valid", name=name)(x)
+    return DepthwiseConv3D(kernel_size, stride, name=name)(x)
+
+
+def squeeze_excitation(x, ratio, name):
+    channels = x.shape[-1]
+    reduced = round_width(channels, ratio)
+    s = layers.GlobalAveragePooling3D(keepdims=True, name=f"{name}_pool")(x)
+    s = layers.Conv3D(reduced, 1, activation="relu", name=f"{name}_reduce")(s)
+    s = layers.Conv3D(channels, 1, activation="sigmoid", name=f"{name}_expand")(s)
+    return layers.Multiply(name=f"{name}_scale")([x, s])
+
+
+def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name):
+    shortcut = x
+    if x.shape[-1] != width or stride > 1:
+        shortcut = conv3d(x, width, 1, (1, stride, stride), name=f"{name}_shortcut_conv")
+        if x.shape[-1] != width or shortcut_norm == "pyslowfast":
+            shortcut = batch_norm(shortcut, f"{name}_shortcut_bn")
+    y = conv_bn(x, inner, 1, name=f"{name}_a")
+    y = channelwise_conv(y, (3, 3, 3), stride, f"{name}_b_conv")
+    y = batch_norm(y, f"{name}_b_bn")
+    if use_se:
+        y = squeeze_excitation(y, 0.0625, f"{name}_se")
+    y = layers.Activation("swish", name=f"{name}_b_swish")(y)
+    y = conv_bn(y, width, 1, name=f"{name}_c", activation=None)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+
+
+def x3d_stem(x, width):
+    x = conv3d(x, width, (1, 3, 3), (1, 2, 2), name="stem_spatial_conv")
+    x = channelwise_conv(x, (5, 1, 1), 1, "stem_temporal_conv")
+    x = batch_norm(x, "stem_bn")
+    return layers.ReLU(name="stem_relu")(x)
+
+
+def x3d_classifier(classes, head_width=2048, dropout=0.5):
+    def top(x):
+        x = layers.GlobalAveragePooling3D(keepdims=True, name="head_pool")(x)
+        x = layers.Conv3D(head_width, 1, use_bias=False, activation="relu", name="head_lin5")(x)
+        x = layers.Flatten(name="head_flatten")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout")(x)
+        return layers.Dense(classes, name="logits")(x)
+
+    return top
+
+
+def x3d(width_factor, depth_factor, default_shape, include_top=True, weights=None,
+        input_shape=None, input_tensor=None, pooling=None, classes=400,
+        classifier_activation="softmax", sgs=None, shortcut_norm="pytorchvideo",
+        block=None, static_frames=False, name="x3d"):
+    """X3D with the given expansion factors. `block(x, width, inner, stride,
+    index, name)` replaces the residual block (MTNet uses this)."""
+    check_application_args(name, include_top, weights, classes, pooling)
+    if shortcut_norm not in ("pytorchvideo", "pyslowfast"):
+        raise ValueError(f"{name}: shortcut_norm must be 'pytorchvideo' or 'pyslowfast'; "
+                         f"got {shortcut_norm!r}.")
+    inputs, source = video_input(name, input_shape, input_tensor, default_shape,
+                                 static_frames=static_frames)
+    stages = Stages(name, STAGES, sgs=sgs)
+    x = stages.end(x3d_stem(inputs, round_width(BASE_WIDTHS[0], width_factor)), "stem")
+    plan = stage_plan(width_factor, depth_factor)
+    for index, (depth, width, inner) in enumerate(plan):
+        stage = STAGES[index + 1]
+        for b in range(depth):
+            stride = 2 if b == 0 else 1
+            block_name = f"{stage}_block{b + 1}"
+            if block is None:
+                x = x3d_block(x, width, inner, stride, b % 2 == 0, shortcut_norm, block_name)
+            else:
+                x = block(x, width, inner, stride, b, block_name)
+        x = stages.end(x, stage)
+    x = stages.end(conv_bn(x, plan[-1][2], 1, name="conv5"), "conv5")
+    return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
+                        weights=weights, classifier_activation=classifier_activation,
+                        top=x3d_classifier(classes))
+
+
+def _variant(size, atfr=False):
+    width_factor, depth_factor, shape = CONFIGS[size]
+    key = f"x3d_{size}" + ("_atfr" if atfr else "")
+
+    def build(**kwargs):
+        kwargs.setdefault("name", key)
+        if atfr:
+            kwargs.setdefault("sgs", True)
+        return x3d(width_factor, depth_factor, shape, **kwargs)
+
+    build.__doc__ = (
+        f"X3D-{size.upper()}{' + ATFR (SGS after res2)' if atfr else ''}: width factor "
+        f"{width_factor}, depth factor {depth_factor}, default input {shape[:3]}. "
+        "Reference: pytorchvideo `create_x3d`."
+    )
+    return register_model(key)(build)
+
+
+X3D_XS = _variant("xs")
+X3D_S = _variant("s")
+X3D_M = _variant("m")
+X3D_L = _variant("l")
+X3D_XL = _variant("xl")
+for _size in CONFIGS:
+    _variant(_size, atfr=True)
