@@ -38,3 +38,18 @@ def test_temporal_stride_rejected():
 def test_framework_checks(tmp_path):
     run_standard_checks(lambda: DepthwiseConv3D(3, (1, 2, 2), use_bias=True), (2, 4, 8, 8, 6),
                         tmp_path)
+
+
+def test_valid_spatial_padding_matches_grouped_conv_after_symmetric_padding():
+    x = np.random.default_rng(5).random((1, 3, 8, 8, 4), dtype=np.float32)
+    padded = keras.layers.ZeroPadding3D((0, 1, 1))(x)
+    layer = DepthwiseConv3D(3, strides=2, spatial_padding="valid")
+    grouped = keras.layers.Conv3D(4, 3, strides=(1, 2, 2), groups=4, use_bias=False)
+    got = layer(padded)
+    grouped.build(((1, 5) + padded.shape[2:]))
+    grouped.set_weights([layer.get_weights()[0]])
+    expected = grouped(keras.layers.ZeroPadding3D((1, 0, 0))(padded))
+    assert got.shape == (1, 3, 4, 4, 4)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="spatial_padding must be"):
+        DepthwiseConv3D(spatial_padding="full")

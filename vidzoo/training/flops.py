@@ -21,7 +21,8 @@ import contextlib
 import keras
 import numpy as np
 
-from vidzoo.layers import DepthwiseConv3D, SimilarityGuidedSampling, TemporalClustering
+from vidzoo.layers import DepthwiseConv3D
+from vidzoo.zoo.adaptive import adaptive_layers, with_adaptive_outputs
 
 
 def _conv_macs(layer, inputs, outputs):
@@ -117,29 +118,6 @@ def count_flops(model, input_shape=None):
     return clip_flops(model, np.zeros((1,) + shape, "float32"))
 
 
-def adaptive_layers(model):
-    """The SGS and temporal-clustering layers of `model`, in graph order."""
-    return [layer for layer in _all_layers(model)
-            if isinstance(layer, (SimilarityGuidedSampling, TemporalClustering))]
-
-
-def _adaptive_counts_model(model):
-    """A model returning each adaptive layer's per-clip length (B' or clusters)."""
-    outputs = []
-    for layer in adaptive_layers(model):
-        if not isinstance(layer.output, (list, tuple)):
-            raise ValueError(
-                f"flops_per_clip: adaptive layer {layer.name!r} does not return its counts; "
-                "build the model through vidzoo.zoo (which sets return_active_bins / "
-                "return_cluster_sizes)."
-            )
-        counts = layer.output[1]
-        if isinstance(layer, TemporalClustering):
-            counts = keras.ops.sum(keras.ops.cast(counts > 0, "int32"), axis=-1)
-        outputs.append(counts)
-    return keras.Model(model.inputs, outputs)
-
-
 def flops_per_clip(model, clips, batch_size=8):
     """MACs of each clip of `clips` (N, T, H, W, C) as an int64 array (N,).
 
@@ -150,11 +128,12 @@ def flops_per_clip(model, clips, batch_size=8):
     clips = np.asarray(clips)
     if not adaptive_layers(model):
         return np.full(len(clips), count_flops(model, clips.shape[1:]), dtype=np.int64)
-    counter = _adaptive_counts_model(model)
-    lengths = counter.predict(clips, batch_size=batch_size, verbose=0)
-    if not isinstance(lengths, (list, tuple)):
-        lengths = [lengths]
-    keys = list(zip(*[np.asarray(v).reshape(-1).tolist() for v in lengths]))
+    outputs = with_adaptive_outputs(model).predict(clips, batch_size=batch_size, verbose=0)
+    # SGS gives B' per clip; clustering gives (clip, g) sizes, and g clusters
+    # always follow it, so its key is the number of clusters.
+    lengths = [np.asarray(v) if np.ndim(v) == 1 else np.count_nonzero(v, axis=-1)
+               for k, v in sorted(outputs.items()) if k != "predictions"]
+    keys = list(zip(*[v.tolist() for v in lengths]))
     cache = {}
     result = np.zeros(len(clips), dtype=np.int64)
     for index, key in enumerate(keys):

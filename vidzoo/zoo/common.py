@@ -232,3 +232,12 @@ class Stages:
                                        name=f"temporal_clustering{suffix}", **kwargs)
             x, _ = layer(x if self.mask is None else [x, self.mask])
         return x
+
+
+def reference_param_count(model):
+    """Parameters as PyTorch and TF-slim count them: Keras' count minus the
+    BatchNorm moving mean and variance (2 per BatchNorm channel)."""
+    moving = sum(2 * layer.moving_mean.shape[0]
+                 for layer in model._flatten_layers(include_self=False, recursive=True)
+                 if isinstance(layer, layers.BatchNormalization))
+    return model.count_params() - moving

@@ -23,6 +23,7 @@ split at any of them. Which layers convolve in time:
 `separable=True` factorizes each 3D conv into 1xkxk then kx1x1 (S3D).
 """
 
+import keras
 from keras import layers, ops
 
 from vidzoo.layers import SelfGating
@@ -135,12 +136,31 @@ def _reduced_pool(x, size=(2, 7, 7)):
     return tuple(k if d is None else min(k, d) for k, d in zip(size, dims))
 
 
+@keras.saving.register_keras_serializable(package="vidzoo")
+class PairwiseTemporalMean(layers.Layer):
+    """Average pool over windows of min(2, T) frames, stride 1, for a length
+    known only at run time (after SGS): TF-slim's reduced 2-frame window."""
+
+    def call(self, inputs):
+        frames = ops.shape(inputs)[1]
+        window = ops.minimum(frames, 2)
+        return (inputs[:, : frames - window + 1] + inputs[:, window - 1 :]) / 2
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None) + tuple(input_shape[2:])
+
+
 def inception_classifier(classes, dropout=0.2):
     """2x7x7 average pool (stride 1), dropout, biased 1x1x1 conv, mean of the
     logits over the remaining positions (TF-slim and torchvision)."""
 
     def top(x):
-        x = layers.AveragePooling3D(_reduced_pool(x), strides=1, name="head_pool")(x)
+        window = _reduced_pool(x)
+        if x.shape[1] is None:
+            x = layers.AveragePooling3D((1,) + window[1:], strides=1, name="head_pool")(x)
+            x = PairwiseTemporalMean(name="head_temporal_pool")(x)
+        else:
+            x = layers.AveragePooling3D(window, strides=1, name="head_pool")(x)
         x = layers.Dropout(dropout, name="head_dropout")(x)
         x = layers.Conv3D(classes, 1, name="logits_conv")(x)
         return layers.GlobalAveragePooling3D(name="logits")(x)

@@ -1,0 +1,39 @@
+"""MTNet: X3D's skeleton with MTBlocks in place of its residual blocks."""
+
+import pytest
+
+import vidzoo.zoo as zoo
+from vidzoo.layers import MTBlock
+from zoo_checks import assert_keras_round_trip, assert_trains_one_step, random_clips
+
+
+def _non_block_params(model):
+    return sum(layer.count_params() for layer in model.layers
+               if not layer.name.startswith("res") and layer.weights)
+
+
+def test_mtnet_keeps_x3d_stem_widths_and_head():
+    mtnet = zoo.MTNet_S(input_shape=(4, 32, 32, 3))
+    x3d = zoo.X3D_S(input_shape=(4, 32, 32, 3))
+    blocks = [layer for layer in mtnet.layers if isinstance(layer, MTBlock)]
+    assert len(blocks) == 3 + 5 + 11 + 7
+    assert [b.filters for b in blocks[:4]] == [24, 24, 24, 48]
+    assert [b.width for b in blocks[-1:]] == [432]
+    assert _non_block_params(mtnet) == _non_block_params(x3d)
+    for stage in ("res2", "res3", "res4", "res5", "conv5"):
+        assert mtnet.get_layer(stage).output.shape == x3d.get_layer(stage).output.shape
+
+
+def test_forward_and_training_step():
+    model = zoo.MTNet_S(input_shape=(4, 32, 32, 3), classes=3)
+    assert_trains_one_step(model, random_clips(2, (4, 32, 32, 3)))
+
+
+def test_keras_round_trip(tmp_path):
+    model = zoo.MTNet_S(input_shape=(4, 32, 32, 3), classes=3)
+    assert_keras_round_trip(model, random_clips(2, (4, 32, 32, 3)), tmp_path)
+
+
+def test_needs_static_frames():
+    with pytest.raises(ValueError, match="static number of frames"):
+        zoo.MTNet_S(input_shape=(None, 32, 32, 3))
