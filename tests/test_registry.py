@@ -109,5 +109,5 @@ def test_every_registered_model_builds_at_its_default_input():
     for name in zoo.list_models():
         model = zoo.get_model(name)
         assert model.outputs[0].shape == (None, 400), name
-        assert model.inputs[0].shape[1:] == zoo.get_model(name).inputs[0].shape[1:]
+        assert model.name == name
         keras.backend.clear_session()
