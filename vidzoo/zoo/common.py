@@ -241,3 +241,15 @@ def reference_param_count(model):
                  for layer in model._flatten_layers(include_self=False, recursive=True)
                  if isinstance(layer, layers.BatchNormalization))
     return model.count_params() - moving
+
+
+def residual_stages(x, stages, depths, make_block):
+    """res2..res5 of a ResNet: `make_block(x, stage_index, stride, name)` per
+    block, stride 2 on the first block of res3..res5, each stage's output named."""
+    for index, depth in enumerate(depths):
+        stage = f"res{index + 2}"
+        for b in range(depth):
+            stride = 2 if (index > 0 and b == 0) else 1
+            x = make_block(x, index, stride, f"{stage}_block{b + 1}")
+        x = stages.end(x, stage)
+    return x

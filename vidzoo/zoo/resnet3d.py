@@ -18,6 +18,7 @@ from vidzoo.zoo.common import (
     finish_model,
     linear_classifier,
     max_pool_torch,
+    residual_stages,
     video_input,
 )
 from vidzoo.zoo.registry import register_model
@@ -117,12 +118,8 @@ def video_resnet(
     stages = Stages(name, STAGES, sgs=sgs)
     x = stages.end(_tv_stem(inputs, stem_kind), "stem")
     block = _tv_bottleneck_block if bottleneck else _tv_basic_block
-    for index, (depth, kind, planes) in enumerate(zip(depths, conv_kinds, WIDTHS)):
-        stage = STAGES[index + 1]
-        for b in range(depth):
-            stride = 2 if (index > 0 and b == 0) else 1
-            x = block(x, planes, stride, kind, f"{stage}_block{b + 1}")
-        x = stages.end(x, stage)
+    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name: block(
+        y, WIDTHS[index], stride, conv_kinds[index], block_name))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
                         top=linear_classifier(0.0, classes))
@@ -204,12 +201,8 @@ def resnet3d(depths, bottleneck, include_top=True, weights=None, input_shape=Non
     stages = Stages(name, STAGES, sgs=sgs)
     x = conv_bn(inputs, 64, 7, (1, 2, 2), name="stem")
     x = stages.end(max_pool_torch(x, 3, 2, "stem_pool"), "stem")
-    for index, (depth, planes) in enumerate(zip(depths, WIDTHS)):
-        stage = STAGES[index + 1]
-        for b in range(depth):
-            stride = 2 if (index > 0 and b == 0) else 1
-            x = _hara_block(x, planes, stride, bottleneck, f"{stage}_block{b + 1}")
-        x = stages.end(x, stage)
+    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name: _hara_block(
+        y, WIDTHS[index], stride, bottleneck, block_name))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
                         top=linear_classifier(0.0, classes))

@@ -28,6 +28,7 @@ from vidzoo.zoo.common import (
     finish_model,
     linear_classifier,
     max_pool_torch,
+    residual_stages,
     video_input,
 )
 from vidzoo.zoo.registry import register_model
@@ -74,12 +75,8 @@ def tsm_resnet(depths, bottleneck, include_top=True, weights=None, input_shape=N
         model_inputs = [inputs, stages.mask]
     x = _frame_conv_bn(inputs, 64, 7, 2, "stem")
     x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
-    for index, (depth, planes) in enumerate(zip(depths, WIDTHS)):
-        stage = STAGES[index + 1]
-        for b in range(depth):
-            stride = 2 if (index > 0 and b == 0) else 1
-            x = _tsm_block(x, planes, stride, bottleneck, shift_div, f"{stage}_block{b + 1}")
-        x = stages.end(x, stage)
+    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name: _tsm_block(
+        y, WIDTHS[index], stride, bottleneck, shift_div, block_name))
     return finish_model(model_inputs, source, x, name=name, include_top=include_top,
                         pooling=pooling, weights=weights,
                         classifier_activation=classifier_activation,

@@ -1,0 +1,82 @@
+"""Clip augmentation in TF ops. Every function takes a whole clip
+(T, H, W, C) and draws its random parameters once, so all frames of a clip
+get the same scale, crop and flip.
+
+Training (PySlowFast's recipe): `random_short_side_scale` (short side drawn
+from [min, max], default [256, 320]) -> `random_crop` (default 224) ->
+`random_flip` (p = 0.5) -> `normalize`. Evaluation: `short_side_scale` ->
+`center_crop`, or `three_crops` (left/centre/right along the long side, as
+PySlowFast's 3-crop testing).
+"""
+
+import tensorflow as tf
+
+KINETICS_MEAN = (0.45, 0.45, 0.45)
+KINETICS_STD = (0.225, 0.225, 0.225)
+
+
+def _seeded(seed, salt):
+    return None if seed is None else tf.stack([seed[0], seed[1] + salt])
+
+
+def short_side_scale(frames, size):
+    """Resize so the short side is `size`, keeping the aspect ratio (bilinear)."""
+    shape = tf.shape(frames)
+    height, width = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+    scale = tf.cast(size, tf.float32) / tf.minimum(height, width)
+    new_size = tf.cast(tf.round(tf.stack([height, width]) * scale), tf.int32)
+    new_size = tf.maximum(new_size, size)
+    return tf.image.resize(tf.cast(frames, tf.float32), new_size, method="bilinear")
+
+
+def random_short_side_scale(frames, min_size, max_size, seed=None):
+    shape = ()
+    if seed is None:
+        size = tf.random.uniform(shape, min_size, max_size + 1, dtype=tf.int32)
+    else:
+        size = tf.random.stateless_uniform(shape, _seeded(seed, 1), min_size, max_size + 1,
+                                           dtype=tf.int32)
+    return short_side_scale(frames, size)
+
+
+def random_crop(frames, size, seed=None):
+    shape = tf.shape(frames)
+    limits = tf.stack([shape[1] - size + 1, shape[2] - size + 1])
+    if seed is None:
+        offsets = tf.random.uniform((2,), 0, tf.int32.max, dtype=tf.int32) % limits
+    else:
+        offsets = tf.random.stateless_uniform((2,), _seeded(seed, 2), 0, tf.int32.max,
+                                              dtype=tf.int32) % limits
+    return frames[:, offsets[0]:offsets[0] + size, offsets[1]:offsets[1] + size]
+
+
+def random_flip(frames, seed=None, probability=0.5):
+    if seed is None:
+        draw = tf.random.uniform(())
+    else:
+        draw = tf.random.stateless_uniform((), _seeded(seed, 3))
+    return tf.cond(draw < probability, lambda: tf.reverse(frames, axis=[2]), lambda: frames)
+
+
+def center_crop(frames, size):
+    shape = tf.shape(frames)
+    top, left = (shape[1] - size) // 2, (shape[2] - size) // 2
+    return frames[:, top:top + size, left:left + size]
+
+
+def three_crops(frames, size):
+    """(3, T, size, size, C): start, centre and end of the long side."""
+    shape = tf.shape(frames)
+    height, width = shape[1], shape[2]
+    crops = []
+    for position in range(3):
+        top = tf.where(height > width, (height - size) * position // 2, (height - size) // 2)
+        left = tf.where(height > width, (width - size) // 2, (width - size) * position // 2)
+        crops.append(frames[:, top:top + size, left:left + size])
+    return tf.stack(crops)
+
+
+def normalize(frames, mean=KINETICS_MEAN, std=KINETICS_STD):
+    """uint8-range values -> (x / 255 - mean) / std, float32."""
+    frames = tf.cast(frames, tf.float32) / 255.0
+    return (frames - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)

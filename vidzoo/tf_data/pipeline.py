@@ -1,0 +1,192 @@
+"""tf.data pipelines over video files.
+
+    manifest = manifest.from_csv("train.csv")
+    train = video_dataset(manifest, "train", batch_size=8, config=ClipConfig(clip_len=8))
+
+Per element: the file's frame count is probed (PyAV, in parallel); frame
+indices are sampled in TF ops; only those frames are decoded (PyAV through
+`tf.numpy_function`, in parallel); augmentation runs in TF ops; elements are
+batched and prefetched. Unreadable, truncated-to-nothing or non-video files
+are dropped, logged once with their path and kept in `bad_videos` (a
+`BadVideoLog`) for a summary, so one bad file never ends an epoch.
+
+Modes and element structures:
+
+* "train": (clip (T, S, S, 3) float32, label) - random clip, scale jitter,
+  random crop, flip, normalization.
+* "eval": dict(video, label, video_id, view) - K uniform clips x crops
+  views per video (`num_clips`, `num_crops` 1 or 3), folded into the batch;
+  average the softmax of equal `video_id`s for video-level accuracy.
+* "full": (dict(video (max_frames, S, S, 3), mask (max_frames,)), label) -
+  every frame up to `max_frames`, zero-padded, for temporal clustering.
+* "segments": (clip (num_segments * segment_len, S, S, 3), label) - SFC's
+  long input: uniformly spaced segments of consecutive frames.
+
+`deterministic=True` with a `seed` makes the element order and every random
+draw reproducible (draws still change from epoch to epoch).
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from vidzoo.tf_data import augment, sampling
+from vidzoo.tf_data.decode import BadVideoLog, probe, read_frames
+
+MODES = ("train", "eval", "full", "segments")
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass
+class ClipConfig:
+    clip_len: int = 8
+    stride: int = 2
+    crop_size: int = 224
+    scale_range: tuple = (256, 320)
+    eval_scale: int = 256
+    num_clips: int = 10
+    num_crops: int = 3
+    max_frames: int = 64
+    num_segments: int = 4
+    segment_len: int = 8
+    target_fps: float = 0.0
+    flip: bool = True
+    mean: tuple = augment.KINETICS_MEAN
+    std: tuple = augment.KINETICS_STD
+
+
+def _probe_fn(log, target_fps):
+    def run(path):
+        path = path.decode()
+        count, _, error = probe(path, target_fps or None)
+        if error:
+            log.record(path, error)
+        return np.int32(count)
+
+    return run
+
+
+def _decode_fn(log, target_fps):
+    def run(path, indices):
+        path = path.decode()
+        frames, error = read_frames(path, indices, target_fps or None)
+        if error and len(frames) == 0:
+            log.record(path, error)
+        elif error:
+            log.record(path, f"{error} (kept {len(frames)} frames, the rest repeat the last)")
+        return frames
+
+    return run
+
+
+def _decode(path, indices, log, target_fps):
+    frames = tf.numpy_function(_decode_fn(log, target_fps), [path, indices], tf.uint8,
+                               stateful=False)
+    frames.set_shape((None, None, None, 3))
+    return frames
+
+
+def _train_clip(frames, config, seed):
+    frames = augment.random_short_side_scale(frames, *config.scale_range, seed=seed)
+    frames = augment.random_crop(frames, config.crop_size, seed=seed)
+    if config.flip:
+        frames = augment.random_flip(frames, seed=seed)
+    return augment.normalize(frames, config.mean, config.std)
+
+
+def _eval_views(frames, config):
+    """(K * crops, T, S, S, 3) from (K * T, H, W, 3) decoded frames."""
+    frames = augment.short_side_scale(frames, config.eval_scale)
+    size = config.crop_size
+    shape = tf.shape(frames)
+    clips = tf.reshape(frames, (config.num_clips, config.clip_len, shape[1], shape[2], 3))
+    if config.num_crops == 3:
+        views = tf.map_fn(lambda clip: augment.three_crops(clip, size), clips,
+                          fn_output_signature=tf.TensorSpec((3, None, size, size, 3)))
+    else:
+        views = tf.map_fn(lambda clip: augment.center_crop(clip, size)[None], clips,
+                          fn_output_signature=tf.TensorSpec((1, None, size, size, 3)))
+    views = tf.reshape(views, (-1, config.clip_len, size, size, 3))
+    return augment.normalize(views, config.mean, config.std)
+
+
+def video_dataset(manifest, mode="train", batch_size=8, config=None, seed=None,
+                  deterministic=False, shuffle=None, cache=False, bad_videos=None,
+                  drop_remainder=False):
+    """A batched, prefetched tf.data.Dataset over `manifest` (module docstring)."""
+    if mode not in MODES:
+        raise ValueError(f"video_dataset: mode must be one of {MODES}; got {mode!r}.")
+    if len(manifest) == 0:
+        raise ValueError("video_dataset: the manifest has no videos.")
+    config = config or ClipConfig()
+    if mode == "eval" and config.num_crops not in (1, 3):
+        raise ValueError(f"video_dataset: num_crops must be 1 or 3; got {config.num_crops}.")
+    if deterministic and seed is None:
+        raise ValueError("video_dataset: deterministic=True needs a seed.")
+    log = bad_videos if bad_videos is not None else BadVideoLog()
+    shuffle = (mode == "train") if shuffle is None else shuffle
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+
+    ids = np.arange(len(manifest), dtype=np.int32)
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.asarray(manifest.paths), np.asarray(manifest.labels, np.int32), ids))
+    if shuffle:
+        data = data.shuffle(len(manifest), seed=seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    data = tf.data.Dataset.zip((data, seeds))
+
+    def with_count(element, element_seed):
+        path, label, video_id = element
+        count = tf.numpy_function(_probe_fn(log, config.target_fps), [path], tf.int32,
+                                  stateful=False)
+        count.set_shape(())
+        return path, label, video_id, count, element_seed
+
+    data = data.map(with_count, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    data = data.filter(lambda path, label, video_id, count, element_seed: count > 0)
+
+    def load(path, label, video_id, count, element_seed):
+        element_seed = tf.cast(element_seed, tf.int32) if deterministic else None
+        if mode == "train":
+            indices = sampling.train_indices(count, config.clip_len, config.stride, element_seed)
+        elif mode == "eval":
+            indices = tf.reshape(sampling.uniform_clip_indices(
+                count, config.clip_len, config.stride, config.num_clips), (-1,))
+        elif mode == "full":
+            indices, mask = sampling.full_video_indices(count, config.max_frames)
+        else:
+            indices = sampling.segment_indices(count, config.num_segments, config.segment_len)
+        frames = _decode(path, indices, log, config.target_fps)
+        valid = tf.shape(frames)[0] > 0
+        frames = tf.cond(valid, lambda: frames,
+                         lambda: tf.zeros((tf.size(indices), 2, 2, 3), tf.uint8))
+        if mode == "train":
+            return _train_clip(frames, config, element_seed), label, video_id, valid
+        if mode == "eval":
+            return _eval_views(frames, config), label, video_id, valid
+        frames = augment.center_crop(augment.short_side_scale(frames, config.eval_scale),
+                                     config.crop_size)
+        frames = augment.normalize(frames, config.mean, config.std)
+        if mode == "full":
+            frames = frames * mask[:, None, None, None]
+            return {"video": frames, "mask": mask}, label, video_id, valid
+        return frames, label, video_id, valid
+
+    data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    data = data.filter(lambda features, label, video_id, valid: valid)
+    if mode == "eval":
+        def unfold(views, label, video_id, valid):
+            count = tf.shape(views)[0]
+            return tf.data.Dataset.from_tensor_slices({
+                "video": views, "label": tf.fill((count,), label),
+                "video_id": tf.fill((count,), video_id), "view": tf.range(count)})
+
+        data = data.flat_map(unfold)
+    else:
+        data = data.map(lambda features, label, video_id, valid: (features, label))
+    if cache:
+        data = data.cache()
+    data = data.batch(batch_size, drop_remainder=drop_remainder)
+    return data.prefetch(AUTOTUNE).with_options(options)
