@@ -1,0 +1,108 @@
+"""tf.data pipelines on real files: modes, multi-view layout, determinism,
+and a fuzz test with truncated and garbled files."""
+
+import os
+
+import numpy as np
+import pytest
+
+from vidzoo.tf_data import manifest, synthetic
+from vidzoo.tf_data.decode import BadVideoLog
+from vidzoo.tf_data.pipeline import ClipConfig, video_dataset
+
+CONFIG = ClipConfig(clip_len=4, stride=2, crop_size=32, scale_range=(36, 44), eval_scale=36,
+                    num_clips=2, num_crops=3, max_frames=20, num_segments=2, segment_len=3)
+
+
+@pytest.fixture(scope="module")
+def dataset_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("synthetic"))
+    synthetic.make_dataset(root, train_per_class=3, val_per_class=1, frames=16, size=48, seed=2)
+    return root
+
+
+def _train_manifest(root):
+    return manifest.from_csv(os.path.join(root, "train.csv"))
+
+
+def test_train_batches(dataset_root):
+    data = video_dataset(_train_manifest(dataset_root), "train", 5, CONFIG, seed=0)
+    batches = list(data)
+    assert sum(len(labels) for _, labels in batches) == 12
+    clips, labels = batches[0]
+    assert clips.shape == (5, 4, 32, 32, 3) and clips.dtype == "float32"
+    assert set(np.concatenate([l.numpy() for _, l in batches])) == {0, 1, 2, 3}
+
+
+def test_deterministic_mode_repeats_exactly(dataset_root):
+    def run():
+        data = video_dataset(_train_manifest(dataset_root), "train", 4, CONFIG, seed=5,
+                             deterministic=True)
+        return [(c.numpy(), l.numpy()) for c, l in data]
+
+    first, second = run(), run()
+    for (c1, l1), (c2, l2) in zip(first, second):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(c1, c2)
+
+
+def test_eval_views_are_folded_with_video_ids(dataset_root):
+    m = manifest.from_csv(os.path.join(dataset_root, "val.csv"))
+    batches = list(video_dataset(m, "eval", 6, CONFIG, seed=0, deterministic=True))
+    assert len(batches) == 4  # 4 videos x (2 clips x 3 crops) = 24 views, batches of 6
+    ids = np.concatenate([b["video_id"].numpy() for b in batches])
+    views = np.concatenate([b["view"].numpy() for b in batches])
+    labels = np.concatenate([b["label"].numpy() for b in batches])
+    np.testing.assert_array_equal(ids, np.repeat(np.arange(4), 6))
+    np.testing.assert_array_equal(views, np.tile(np.arange(6), 4))
+    np.testing.assert_array_equal(labels, np.repeat(m.labels, 6))
+    assert batches[0]["video"].shape == (6, 4, 32, 32, 3)
+
+
+def test_full_video_and_segment_modes(dataset_root):
+    m = _train_manifest(dataset_root)
+    features, labels = next(iter(video_dataset(m, "full", 2, CONFIG, shuffle=False)))
+    assert features["video"].shape == (2, 20, 32, 32, 3)
+    np.testing.assert_array_equal(features["mask"].numpy().sum(axis=1), [16, 16])
+    assert np.all(features["video"].numpy()[:, 16:] == 0)
+    clips, _ = next(iter(video_dataset(m, "segments", 2, CONFIG)))
+    assert clips.shape == (2, 6, 32, 32, 3)
+
+
+def test_bad_arguments_are_named():
+    m = manifest.Manifest(["a.mp4"], [0], ["a"])
+    with pytest.raises(ValueError, match="mode must be one of"):
+        video_dataset(m, "test")
+    with pytest.raises(ValueError, match="deterministic=True needs a seed"):
+        video_dataset(m, deterministic=True)
+
+
+def test_fuzz_bad_files_never_stop_an_epoch(dataset_root, tmp_path):
+    m = _train_manifest(dataset_root)
+    rng = np.random.default_rng(0)
+    bad = []
+    for index, path in enumerate(m.paths[:4]):
+        data = open(path, "rb").read()
+        target = str(tmp_path / f"bad{index}.mp4")
+        if index == 0:
+            data = data[: len(data) // 10]          # truncated
+        elif index == 1:
+            data = bytes(rng.integers(0, 256, len(data), dtype=np.uint8))  # garbage
+        elif index == 2:
+            data = b""                                  # empty file
+        else:
+            data = b"this is a text file, not a video\n" * 20
+        with open(target, "wb") as handle:
+            handle.write(data)
+        bad.append(target)
+    fuzzed = manifest.Manifest(m.paths + bad, m.labels + [0] * 4, m.class_names)
+    log = BadVideoLog()
+    seen = 0
+    for clips, labels in video_dataset(fuzzed, "train", 4, CONFIG, seed=1, bad_videos=log):
+        assert np.all(np.isfinite(clips.numpy()))
+        seen += len(labels)
+    unreadable = set(log.failures)
+    assert set(bad[1:]) <= unreadable            # garbage, empty, text: reported
+    assert set(m.paths).isdisjoint(unreadable)   # good files untouched
+    assert seen == len(m.paths) + (bad[0] not in unreadable)
+    assert "unreadable videos skipped" in log.summary()
