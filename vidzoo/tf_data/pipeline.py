@@ -111,70 +111,41 @@ def _eval_views(frames, config):
     return augment.normalize(views, config.mean, config.std)
 
 
-def video_dataset(manifest, mode="train", batch_size=8, config=None, seed=None,
-                  deterministic=False, shuffle=None, cache=False, bad_videos=None,
-                  drop_remainder=False):
-    """A batched, prefetched tf.data.Dataset over `manifest` (module docstring)."""
-    if mode not in MODES:
-        raise ValueError(f"video_dataset: mode must be one of {MODES}; got {mode!r}.")
-    if len(manifest) == 0:
-        raise ValueError("video_dataset: the manifest has no videos.")
-    config = config or ClipConfig()
-    if mode == "eval" and config.num_crops not in (1, 3):
-        raise ValueError(f"video_dataset: num_crops must be 1 or 3; got {config.num_crops}.")
-    if deterministic and seed is None:
-        raise ValueError("video_dataset: deterministic=True needs a seed.")
-    log = bad_videos if bad_videos is not None else BadVideoLog()
-    shuffle = (mode == "train") if shuffle is None else shuffle
-    options = tf.data.Options()
-    options.deterministic = bool(deterministic)
+def clip_indices(count, mode, config, seed=None):
+    """Frame indices to decode for one video of `count` frames, and the
+    full-video mask (None in other modes)."""
+    if mode == "train":
+        return sampling.train_indices(count, config.clip_len, config.stride, seed), None
+    if mode == "eval":
+        indices = sampling.uniform_clip_indices(count, config.clip_len, config.stride,
+                                                config.num_clips)
+        return tf.reshape(indices, (-1,)), None
+    if mode == "full":
+        return sampling.full_video_indices(count, config.max_frames)
+    return sampling.segment_indices(count, config.num_segments, config.segment_len), None
 
-    ids = np.arange(len(manifest), dtype=np.int32)
-    data = tf.data.Dataset.from_tensor_slices(
-        (np.asarray(manifest.paths), np.asarray(manifest.labels, np.int32), ids))
-    if shuffle:
-        data = data.shuffle(len(manifest), seed=seed, reshuffle_each_iteration=True)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    data = tf.data.Dataset.zip((data, seeds))
 
-    def with_count(element, element_seed):
-        path, label, video_id = element
-        count = tf.numpy_function(_probe_fn(log, config.target_fps), [path], tf.int32,
-                                  stateful=False)
-        count.set_shape(())
-        return path, label, video_id, count, element_seed
+def make_views(frames, indices, mask, label, video_id, mode, config, seed=None):
+    """Augmented model input(s) from decoded uint8 frames, plus a `valid` flag
+    (False when nothing could be decoded; the element is then dropped)."""
+    valid = tf.shape(frames)[0] > 0
+    frames = tf.cond(valid, lambda: frames,
+                     lambda: tf.zeros((tf.size(indices), 2, 2, 3), tf.uint8))
+    if mode == "train":
+        return _train_clip(frames, config, seed), label, video_id, valid
+    if mode == "eval":
+        return _eval_views(frames, config), label, video_id, valid
+    frames = augment.center_crop(augment.short_side_scale(frames, config.eval_scale),
+                                 config.crop_size)
+    frames = augment.normalize(frames, config.mean, config.std)
+    if mode == "full":
+        frames = frames * mask[:, None, None, None]
+        return {"video": frames, "mask": mask}, label, video_id, valid
+    return frames, label, video_id, valid
 
-    data = data.map(with_count, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    data = data.filter(lambda path, label, video_id, count, element_seed: count > 0)
 
-    def load(path, label, video_id, count, element_seed):
-        element_seed = tf.cast(element_seed, tf.int32) if deterministic else None
-        if mode == "train":
-            indices = sampling.train_indices(count, config.clip_len, config.stride, element_seed)
-        elif mode == "eval":
-            indices = tf.reshape(sampling.uniform_clip_indices(
-                count, config.clip_len, config.stride, config.num_clips), (-1,))
-        elif mode == "full":
-            indices, mask = sampling.full_video_indices(count, config.max_frames)
-        else:
-            indices = sampling.segment_indices(count, config.num_segments, config.segment_len)
-        frames = _decode(path, indices, log, config.target_fps)
-        valid = tf.shape(frames)[0] > 0
-        frames = tf.cond(valid, lambda: frames,
-                         lambda: tf.zeros((tf.size(indices), 2, 2, 3), tf.uint8))
-        if mode == "train":
-            return _train_clip(frames, config, element_seed), label, video_id, valid
-        if mode == "eval":
-            return _eval_views(frames, config), label, video_id, valid
-        frames = augment.center_crop(augment.short_side_scale(frames, config.eval_scale),
-                                     config.crop_size)
-        frames = augment.normalize(frames, config.mean, config.std)
-        if mode == "full":
-            frames = frames * mask[:, None, None, None]
-            return {"video": frames, "mask": mask}, label, video_id, valid
-        return frames, label, video_id, valid
-
-    data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+def finish(data, mode, batch_size, cache=False, drop_remainder=False):
+    """Drop undecodable elements, fold evaluation views, batch and prefetch."""
     data = data.filter(lambda features, label, video_id, valid: valid)
     if mode == "eval":
         def unfold(views, label, video_id, valid):
@@ -188,5 +159,59 @@ def video_dataset(manifest, mode="train", batch_size=8, config=None, seed=None,
         data = data.map(lambda features, label, video_id, valid: (features, label))
     if cache:
         data = data.cache()
-    data = data.batch(batch_size, drop_remainder=drop_remainder)
-    return data.prefetch(AUTOTUNE).with_options(options)
+    return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
+
+
+def check_arguments(mode, config, deterministic, seed, where="video_dataset"):
+    if mode not in MODES:
+        raise ValueError(f"{where}: mode must be one of {MODES}; got {mode!r}.")
+    if mode == "eval" and config.num_crops not in (1, 3):
+        raise ValueError(f"{where}: num_crops must be 1 or 3; got {config.num_crops}.")
+    if deterministic and seed is None:
+        raise ValueError(f"{where}: deterministic=True needs a seed.")
+
+
+def element_seeds(seed):
+    """Per-element stateless seeds (pairs), different every epoch."""
+    return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+
+def video_dataset(manifest, mode="train", batch_size=8, config=None, seed=None,
+                  deterministic=False, shuffle=None, cache=False, bad_videos=None,
+                  drop_remainder=False):
+    """A batched, prefetched tf.data.Dataset over `manifest` (module docstring)."""
+    config = config or ClipConfig()
+    check_arguments(mode, config, deterministic, seed)
+    if len(manifest) == 0:
+        raise ValueError("video_dataset: the manifest has no videos.")
+    log = bad_videos if bad_videos is not None else BadVideoLog()
+    shuffle = (mode == "train") if shuffle is None else shuffle
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+
+    ids = np.arange(len(manifest), dtype=np.int32)
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.asarray(manifest.paths), np.asarray(manifest.labels, np.int32), ids))
+    if shuffle:
+        data = data.shuffle(len(manifest), seed=seed, reshuffle_each_iteration=True)
+    data = tf.data.Dataset.zip((data, element_seeds(seed)))
+
+    def with_count(element, element_seed):
+        path, label, video_id = element
+        count = tf.numpy_function(_probe_fn(log, config.target_fps), [path], tf.int32,
+                                  stateful=False)
+        count.set_shape(())
+        return path, label, video_id, count, element_seed
+
+    data = data.map(with_count, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    data = data.filter(lambda path, label, video_id, count, element_seed: count > 0)
+
+    def load(path, label, video_id, count, element_seed):
+        element_seed = tf.cast(element_seed, tf.int32) if deterministic else None
+        indices, mask = clip_indices(count, mode, config, element_seed)
+        frames = _decode(path, indices, log, config.target_fps)
+        return make_views(frames, indices, mask, label, video_id, mode, config, element_seed)
+
+    data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    data = finish(data, mode, batch_size, cache, drop_remainder)
+    return data.with_options(options)
