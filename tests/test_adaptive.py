@@ -1,6 +1,5 @@
 """Splitting backbones, SFC between a frozen head and tail, adaptive outputs."""
 
-import keras
 import numpy as np
 import pytest
 

@@ -1,6 +1,5 @@
 """torchvision VideoResNets, Hara's 3D ResNets, PySlowFast Slow/I3D-R50."""
 
-import numpy as np
 import pytest
 
 import vidzoo.zoo as zoo

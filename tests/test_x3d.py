@@ -1,6 +1,5 @@
 """X3D: pytorchvideo's widths, depths and counts, GFLOPs, training, .keras."""
 
-import numpy as np
 import pytest
 
 import vidzoo.zoo as zoo

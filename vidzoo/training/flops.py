@@ -62,7 +62,7 @@ def _counter_for(layer):
 
 
 def _all_layers(model):
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)]
+    return list(model._flatten_layers(include_self=False, recursive=True))
 
 
 @contextlib.contextmanager
@@ -83,13 +83,13 @@ def _recording(model):
             totals.append(_counter(_layer, inputs, result))
             return outputs
 
-        layer.call = wrapped
-        patched.append((layer, original))
+        layer.call = wrapped  # an instance attribute shadowing the class's method
+        patched.append(layer)
     try:
         yield totals
     finally:
-        for layer, original in patched:
-            layer.call = original
+        for layer in patched:
+            del layer.call
 
 
 def clip_flops(model, clip):
