@@ -214,10 +214,6 @@ class Stages:
                 )
         self.mask = None
 
-    @property
-    def adaptive(self):
-        return bool(self.sgs or self.clustering)
-
     def end(self, x, stage, pathway=""):
         """Mark `x` as the output of `stage`, then apply an adaptive layer there."""
         suffix = f"_{pathway}" if pathway else ""

@@ -30,7 +30,3 @@ def get_model(name, **kwargs):
         )
     return _MODELS[key](**kwargs)
 
-
-def get_builder(name):
-    """The constructor registered as `name` (for docs and tests)."""
-    return _MODELS[str(name).lower()]
