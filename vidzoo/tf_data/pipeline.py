@@ -131,10 +131,13 @@ def make_views(frames, indices, mask, label, video_id, mode, config, seed=None):
     valid = tf.shape(frames)[0] > 0
     frames = tf.cond(valid, lambda: frames,
                      lambda: tf.zeros((tf.size(indices), 2, 2, 3), tf.uint8))
+    size = config.crop_size
     if mode == "train":
-        return _train_clip(frames, config, seed), label, video_id, valid
+        clip = tf.ensure_shape(_train_clip(frames, config, seed), (config.clip_len, size, size, 3))
+        return clip, label, video_id, valid
     if mode == "eval":
-        return _eval_views(frames, config), label, video_id, valid
+        views = tf.ensure_shape(_eval_views(frames, config), (None, config.clip_len, size, size, 3))
+        return views, label, video_id, valid
     frames = augment.center_crop(augment.short_side_scale(frames, config.eval_scale),
                                  config.crop_size)
     frames = augment.normalize(frames, config.mean, config.std)

@@ -103,10 +103,14 @@ def _decode_sampled(jpegs, indices):
 
 def record_dataset(file_pattern, mode="train", batch_size=8, config=None, seed=None,
                    deterministic=False, shuffle=None, cache=False, drop_remainder=False):
-    """The `pipeline.video_dataset` elements, read from TFRecord shards."""
+    """The `pipeline.video_dataset` elements, read from TFRecord shards
+    (`file_pattern`: a glob pattern or a list of files)."""
     config = config or pipeline.ClipConfig()
     pipeline.check_arguments(mode, config, deterministic, seed, "record_dataset")
-    files = sorted(tf.io.gfile.glob(file_pattern))
+    if isinstance(file_pattern, (list, tuple)):
+        files = sorted(file_pattern)
+    else:
+        files = sorted(tf.io.gfile.glob(file_pattern))
     if not files:
         raise ValueError(f"record_dataset: no files match {file_pattern!r}.")
     shuffle = (mode == "train") if shuffle is None else shuffle

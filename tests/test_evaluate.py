@@ -1,0 +1,88 @@
+"""vidzoo.training.evaluate: metrics by hand, and multi-view evaluation of a run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from training_checks import tiny_dataset, tiny_run
+from vidzoo.training.evaluate import (
+    evaluate_run,
+    load_run,
+    mean_class_accuracy,
+    top_k_hits,
+    video_level,
+)
+
+
+def test_top_k_hits_by_hand():
+    probabilities = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0.2, 0.3, 0.5]])
+    labels = np.array([1, 2, 1])
+    np.testing.assert_array_equal(top_k_hits(probabilities, labels, 1), [1, 0, 0])
+    np.testing.assert_array_equal(top_k_hits(probabilities, labels, 2), [1, 1, 1])
+    np.testing.assert_array_equal(top_k_hits(probabilities, labels, 5), [1, 1, 1])
+
+
+def test_video_level_averages_the_softmax_of_each_videos_views():
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
+    labels = np.array([1, 1, 0, 0])
+    video_ids = np.array([7, 7, 3, 3])
+    averaged, video_labels = video_level(probabilities, labels, video_ids)
+    np.testing.assert_allclose(averaged, [[0.45, 0.55], [0.55, 0.45]])  # ids sorted: 3, 7
+    np.testing.assert_array_equal(video_labels, [0, 1])
+
+
+def test_mean_class_accuracy_weighs_classes_equally():
+    probabilities = np.eye(3)[[0, 0, 0, 1, 2]]  # predicts 0, 0, 0, 1, 2
+    labels = np.array([0, 0, 0, 0, 2])  # class 0: 3/4 right, class 2: 1/1
+    assert mean_class_accuracy(probabilities, labels) == pytest.approx((0.75 + 1.0) / 2)
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    data = tiny_dataset(root / "data")
+    tiny_run(data, root / "run", epochs=1)
+    result = evaluate_run(str(root / "run"), data["val"], num_clips=2, num_crops=3)
+    return root, data, result
+
+
+def test_multi_view_evaluation_of_an_adaptive_run(evaluated):
+    root, _, result = evaluated
+    assert result == json.loads((root / "run" / "evaluation.json").read_text())
+    assert result["videos"] == 4 and result["views_per_video"] == 6 and result["clips"] == 24
+    for key in ("clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_accuracy"):
+        assert 0 <= result[key] <= 1
+    assert result["video_top5"] == 1.0  # 4 classes: always within the top 5
+    sgs = result["adaptive"]["sgs"]
+    assert sgs["frames_in"] == 2 and sum(sgs["histogram"].values()) == 24
+    assert 1 <= sgs["mean"] <= 2
+    assert result["gflops_per_video"] == pytest.approx(6 * result["gflops_per_clip"])
+    assert result["clips_per_second"] > 0
+
+
+def test_adaptive_gflops_follow_the_measured_b_prime(evaluated):
+    from vidzoo.training.flops import adaptive_counts, clip_flops
+
+    root, _, result = evaluated
+    model, _, _ = load_run(str(root / "run"))
+    base = np.random.default_rng(3).random((32, 32, 3), dtype=np.float32)
+    still = np.broadcast_to(base, (4, 32, 32, 3))
+    ramp = np.stack([base * (t + 1) for t in range(4)])
+    clips = np.stack([still, ramp])
+    assert adaptive_counts(model, clips)["sgs"].tolist() == [1, 2]
+    cost = {1: clip_flops(model, still), 2: clip_flops(model, ramp)}
+    assert cost[1] < cost[2]
+    histogram = result["adaptive"]["sgs"]["histogram"]
+    expected = sum(cost[int(b)] * n for b, n in histogram.items()) / result["clips"]
+    assert result["gflops_per_clip"] == pytest.approx(expected / 1e9, rel=1e-9)
+
+
+def test_bad_run_or_data_give_clear_errors(evaluated, tmp_path):
+    root, data, _ = evaluated
+    with pytest.raises(ValueError, match="not a finished training run"):
+        evaluate_run(str(tmp_path), data["val"])
+    with pytest.raises(ValueError, match="does not exist"):
+        evaluate_run(str(root / "run"), str(tmp_path / "nothing.csv"))
+    with pytest.raises(ValueError, match="num_crops must be 1 or 3"):
+        evaluate_run(str(root / "run"), data["val"], num_clips=1, num_crops=2)

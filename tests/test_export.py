@@ -1,0 +1,76 @@
+"""vidzoo.training.export: SavedModel with a uint8 serving signature, ATFR included."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from training_checks import tiny_dataset, tiny_run
+from vidzoo.training.evaluate import load_run
+from vidzoo.training.export import export_run, preprocess
+from vidzoo.zoo.adaptive import with_adaptive_outputs
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    data = tiny_dataset(root / "data")
+    tiny_run(data, root / "run", epochs=1)
+    return root, export_run(str(root / "run"), str(root / "saved_model"))
+
+
+def _still_and_varied_frames():
+    """uint8 (2, 4, 40, 48, 3): a still clip and a clip whose frames all differ."""
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 120, (40, 48, 3))
+    still = np.broadcast_to(base, (4, 40, 48, 3))
+    varied = np.stack([base + 40 * t for t in range(4)])
+    return np.stack([still, varied]).astype("uint8")
+
+
+def _keras_reference(root, frames):
+    model, _, _ = load_run(str(root / "run"))
+    inputs = preprocess(tf.constant(frames), crop_size=32, eval_scale=37)  # 256 * 32 / 224
+    outputs = with_adaptive_outputs(model)(inputs, training=False)
+    return {key: np.asarray(value) for key, value in outputs.items()}
+
+
+def test_saved_model_matches_keras_and_b_prime_varies_per_clip(exported):
+    root, path = exported
+    frames = _still_and_varied_frames()
+    served = tf.saved_model.load(path).serve(tf.constant(frames))
+    reference = _keras_reference(root, frames)
+    assert set(served) == {"predictions", "sgs"}
+    np.testing.assert_allclose(served["predictions"].numpy(), reference["predictions"],
+                               atol=1e-5)
+    np.testing.assert_array_equal(served["sgs"].numpy(), reference["sgs"])
+    assert served["sgs"].numpy().tolist() == [1, 2]  # different redundancy, different B'
+
+
+def test_tfsm_layer_loads_the_export(exported):
+    root, path = exported
+    frames = _still_and_varied_frames()
+    layer = keras.layers.TFSMLayer(path, call_endpoint="serve")
+    outputs = layer(tf.constant(frames))
+    reference = _keras_reference(root, frames)
+    np.testing.assert_allclose(np.asarray(outputs["predictions"]), reference["predictions"],
+                               atol=1e-5)
+    probabilities = np.asarray(outputs["predictions"])
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_serving_signature_takes_uint8_frames_of_any_size(exported):
+    _, path = exported
+    loaded = tf.saved_model.load(path)
+    signature = loaded.signatures["serving_default"]
+    spec = signature.structured_input_signature[1]["frames"]
+    assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, 4, None, None, 3]
+    big = np.random.default_rng(0).integers(0, 255, (1, 4, 90, 120, 3)).astype("uint8")
+    assert loaded.serve(tf.constant(big))["predictions"].shape == (1, 4)
+    with pytest.raises((ValueError, TypeError)):
+        loaded.serve(tf.constant(big.astype("float32")))
+
+
+def test_export_of_a_missing_run_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="not a finished training run"):
+        export_run(str(tmp_path / "nothing"))

@@ -1,0 +1,167 @@
+"""vidzoo.training.train: fit() runs, artifacts, resume after kill -9, schedule, errors."""
+
+import glob
+import json
+import os
+import signal
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training_checks import cli_args, run_cli, start_cli, tiny_config, tiny_dataset, tiny_run
+from vidzoo.training.callbacks import Checkpointer
+from vidzoo.training.train import TrainConfig, build_model, compile_model, make_optimizer
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    paths = tiny_dataset(root)
+    with open(paths["train"], "a") as handle:  # one bad file among the good ones
+        (root / "broken.mp4").write_bytes(b"not a video" * 50)
+        handle.write("broken.mp4,move_up\n")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def run(data, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    return run_dir, tiny_run(data, run_dir)
+
+
+def _event_tags(folder):
+    tags = set()
+    for path in glob.glob(os.path.join(folder, "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_run_directory_holds_config_classes_model_summary_and_logs(run, data):
+    run_dir, summary = run
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"] == "x3d_xs_atfr" and config["frames"] == 4
+    assert json.loads((run_dir / "classes.json").read_text()) == json.load(
+        open(data["classes"]))
+    assert summary == json.loads((run_dir / "summary.json").read_text())
+    assert summary["optimizer_steps"] == 2 * summary["steps_per_epoch"]
+    assert len(summary["history"]["loss"]) == 2
+    assert np.isfinite(summary["final"]["loss"])
+    assert 1 <= summary["final"]["sgs_mean"] <= 2  # B <= 2 frames after res2 at T=4
+    assert summary["final"]["gflops_per_clip"] > 0
+    assert any("broken.mp4" in path for path in summary["bad_videos"])
+    model = keras.saving.load_model(run_dir / "model.keras")
+    assert model.count_params() == summary["parameters"]
+
+
+def test_tensorboard_logs_losses_accuracies_learning_rate_and_adaptive_stats(run):
+    run_dir, _ = run
+    logs = run_dir / "logs"
+    train_tags = _event_tags(logs / "train")
+    assert {"epoch_loss", "epoch_top1", "epoch_top5", "epoch_learning_rate",
+            "epoch_gflops_per_clip", "epoch_sgs_mean"} <= train_tags
+    assert {"epoch_loss", "epoch_top1"} <= _event_tags(logs / "validation")
+    assert {"sgs/counts", "gflops_per_clip"} <= _event_tags(logs / "adaptive")
+
+
+def test_checkpoint_restores_weights_and_optimizer_state(run, data):
+    run_dir, summary = run
+    trained = keras.saving.load_model(run_dir / "model.keras")
+    config = tiny_config(data, run_dir)
+    model = build_model(config, 4)
+    compile_model(model, config, total_steps=4, steps_per_epoch=2)
+    assert Checkpointer(model, str(run_dir / "checkpoints")).restore()
+    assert int(model.optimizer.iterations) == summary["optimizer_steps"]
+    momentums = [v for v in model.optimizer.variables if "momentum" in v.path]
+    assert momentums and any(np.abs(v.numpy()).sum() > 0 for v in momentums)
+    for restored, saved in zip(model.weights, trained.weights):
+        np.testing.assert_array_equal(restored.numpy(), saved.numpy())
+
+
+def test_keras_file_reloads_with_equal_outputs(run):
+    run_dir, _ = run
+    first = keras.saving.load_model(run_dir / "model.keras")
+    second = keras.saving.load_model(run_dir / "model.keras")
+    clip = np.random.default_rng(0).random((1, 4, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_allclose(first(clip), second(clip), atol=1e-6)
+
+
+def test_learning_rate_has_linear_warmup_then_half_cosine():
+    config = TrainConfig(model="x3d_xs", train="x", run_dir="x", lr=0.4, warmup_epochs=1)
+    schedule = make_optimizer(config, total_steps=30, steps_per_epoch=10).learning_rate
+    lr = [float(schedule(step)) for step in (0, 5, 10, 20, 30)]
+    # warmup 0 -> 0.4 over 10 steps; cosine over the next 20: 0.4 * (1 + cos(pi t/20)) / 2
+    np.testing.assert_allclose(lr, [0.0, 0.2, 0.4, 0.2, 0.0], atol=1e-6)
+
+
+def test_weight_decay_skips_batchnorm_and_biases():
+    config = TrainConfig(model="x3d_xs", train="x", run_dir="x", weight_decay=0.5)
+    optimizer = make_optimizer(config, total_steps=10, steps_per_epoch=5)
+    gamma = keras.Variable(np.ones(3, "float32"), name="gamma")
+    kernel = keras.Variable(np.ones(3, "float32"), name="kernel")
+    optimizer.build([gamma, kernel])
+    assert not optimizer._use_weight_decay(gamma) and optimizer._use_weight_decay(kernel)
+
+
+def test_resumes_after_kill_9_at_the_right_epoch_and_step(data, tmp_path):
+    args = cli_args(data, tmp_path / "run", model="x3d_xs", epochs=3, steps_per_epoch=3,
+                    checkpoint_steps=1, verbose=2)
+    process = start_cli(*args)
+    index = tmp_path / "run" / "checkpoints" / "checkpoint"
+    deadline = time.time() + 400
+    while time.time() < deadline and process.poll() is None:
+        if index.exists() and "ckpt-4" in index.read_text():
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, process.stdout.read()[-3000:]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "run" / "summary.json").exists()
+    latest = tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
+    saved_step = int(latest.rsplit("-", 1)[1])
+    assert 4 <= saved_step < 9
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    resumed = summary["resumed_from"]
+    assert (resumed["epoch"], resumed["step"]) == divmod(saved_step, 3)
+    assert f"epoch {resumed['epoch'] + 1}, step {resumed['step']}" in result.stdout
+    assert summary["optimizer_steps"] == 9  # 3 epochs x 3 steps, none repeated or lost
+    assert len(summary["history"]["loss"]) == 3 - resumed["epoch"]
+
+
+def test_bad_settings_and_paths_raise_clear_errors(data, tmp_path):
+    with pytest.raises(ValueError, match="not in the zoo"):
+        tiny_run(data, tmp_path / "a", model="resnet_999")
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        tiny_run(data, tmp_path / "b", label_smoothing=1.5)
+    with pytest.raises(ValueError, match="does not exist"):
+        tiny_run(dict(data, train=str(tmp_path / "missing.csv")), tmp_path / "c")
+    with pytest.raises(ValueError, match="no TFRecord files match"):
+        tiny_run(dict(data, train=str(tmp_path / "records-*")), tmp_path / "d")
+
+
+def test_rerun_with_other_settings_refuses_to_resume(run, data):
+    run_dir, _ = run
+    with pytest.raises(ValueError, match="other settings.*frames: 4 -> 8"):
+        tiny_run(data, run_dir, frames=8)
+
+
+def test_trains_from_tfrecords_with_mixed_precision_and_label_smoothing(data, tmp_path):
+    from vidzoo.tf_data import manifest
+    from vidzoo.tf_data.records import write_records
+
+    videos = manifest.from_csv(data["train"], on_missing="skip")
+    write_records(videos, str(tmp_path / "records" / "train"), num_shards=2, progress=False)
+    summary = tiny_run(dict(data, train=str(tmp_path / "records" / "train-*")),
+                       tmp_path / "run", model="x3d_xs", epochs=1, mixed_precision=True,
+                       label_smoothing=0.1)
+    assert summary["steps_per_epoch"] == 2  # 8 decodable videos / batch 4
+    assert np.isfinite(summary["final"]["loss"])
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert model.dtype_policy.name == "mixed_float16"

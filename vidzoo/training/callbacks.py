@@ -1,0 +1,93 @@
+"""Keras callbacks of `vidzoo train`: checkpoints for resuming, and the
+statistics of adaptive models (B' histograms, GFLOPs per clip)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vidzoo.training.flops import flops_per_clip
+from vidzoo.zoo.adaptive import with_adaptive_outputs
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves model and optimizer state with `tf.train.CheckpointManager` at the
+    end of every epoch and, if `every_n_steps`, every N optimizer steps.
+
+    The manager writes the checkpoint files first and its index file last,
+    so a process killed while saving (even `kill -9`) leaves the previous
+    checkpoint usable. The optimizer's `iterations` is saved with it: that
+    gives the epoch and step to resume at (`vidzoo.training.train`).
+    """
+
+    def __init__(self, model, directory, every_n_steps=0, max_to_keep=3):
+        super().__init__()
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
+        self.every_n_steps = every_n_steps
+        self._last_saved = None
+
+    def restore(self):
+        """Restore the latest checkpoint if there is one; returns its path or None."""
+        path = self.manager.latest_checkpoint
+        if path:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+        return path
+
+    def save(self):
+        step = int(self.model.optimizer.iterations)
+        if step != self._last_saved:
+            self.manager.save(checkpoint_number=step)
+            self._last_saved = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_n_steps and int(self.model.optimizer.iterations) % self.every_n_steps == 0:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save()
+
+
+class AdaptiveStats(keras.callbacks.Callback):
+    """At each epoch end, runs the model on fixed `clips` and logs, for every
+    SGS layer, the histogram and mean of B' (for temporal clustering, of the
+    cluster sizes) and the mean GFLOPs per clip, to TensorBoard (`log_dir`)
+    and into the epoch logs (so History and the summary keep them).
+
+    Put it before the TensorBoard callback so its values reach TensorBoard's
+    epoch scalars too.
+    """
+
+    def __init__(self, clips, log_dir=None):
+        super().__init__()
+        self.clips = np.asarray(clips)
+        self.log_dir = log_dir
+        self._writer = None
+        self._flops_cache = {}
+        self._runner = None
+
+    def measure(self):
+        """{"<layer>_mean": ..., "gflops_per_clip": ...} and the raw counts."""
+        if self._runner is None:
+            self._runner = with_adaptive_outputs(self.model)
+        outputs = self._runner.predict(self.clips, verbose=0)
+        counts = {k: np.asarray(v) for k, v in outputs.items() if k != "predictions"}
+        flops = flops_per_clip(self.model, self.clips, counts=counts, cache=self._flops_cache)
+        stats = {f"{name}_mean": float(value.mean() if value.ndim == 1 else
+                                       np.count_nonzero(value, axis=-1).mean())
+                 for name, value in counts.items()}
+        stats["gflops_per_clip"] = float(flops.mean() / 1e9)
+        return stats, counts
+
+    def on_epoch_end(self, epoch, logs=None):
+        stats, counts = self.measure()
+        if logs is not None:
+            logs.update(stats)
+        if self.log_dir is None:
+            return
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default(step=epoch):
+            for name, value in counts.items():
+                tf.summary.histogram(f"{name}/counts", value.astype("float32"))
+            tf.summary.scalar("gflops_per_clip", stats["gflops_per_clip"])
+        self._writer.flush()

@@ -1,0 +1,107 @@
+"""Datasets for training and evaluation, from a manifest or TFRecord shards.
+
+A *source* is a path given on the command line:
+
+* a CSV manifest (`path,label`) or a folder of class folders: videos decoded
+  with PyAV (`tf_data.video_dataset`);
+* a TFRecord file pattern such as `records/train-*` (anything containing `*`
+  or ending in `.tfrecord`): shards written by `vidzoo prepare`, with the
+  `classes.json` written next to them (`tf_data.record_dataset`).
+"""
+
+import dataclasses
+import glob
+import os
+
+import tensorflow as tf
+
+from vidzoo.tf_data import manifest as manifests
+from vidzoo.tf_data.pipeline import ClipConfig, video_dataset
+from vidzoo.tf_data.records import record_dataset
+
+
+@dataclasses.dataclass
+class Source:
+    """A resolved dataset: either a manifest or a list of TFRecord shards."""
+
+    path: str
+    class_names: list
+    num_videos: int
+    manifest: manifests.Manifest = None
+    shards: list = None
+
+
+def is_records(path):
+    return "*" in path or path.endswith(".tfrecord")
+
+
+def _count_records(shards):
+    return sum(1 for shard in shards for _ in tf.data.TFRecordDataset(shard))
+
+
+def load_source(path, class_names=None, what="dataset"):
+    """Resolve `path` into a `Source`; `class_names` (a training run's mapping)
+    fixes the label ids. Raises a ValueError naming what was expected."""
+    if not path:
+        raise ValueError(f"{what}: a path is required (a CSV manifest, a folder of class "
+                         "folders, or a TFRecord pattern like records/train-*).")
+    if is_records(path):
+        shards = sorted(glob.glob(path))
+        if not shards:
+            raise ValueError(f"{what}: no TFRecord files match {path!r}.")
+        classes_file = os.path.join(os.path.dirname(os.path.abspath(shards[0])), "classes.json")
+        if not os.path.exists(classes_file):
+            raise ValueError(f"{what}: {classes_file} is missing; `vidzoo prepare` writes it "
+                             "next to the shards.")
+        names = manifests.load_classes(classes_file)
+        if class_names is not None and list(names) != list(class_names):
+            raise ValueError(f"{what}: the classes of {path} ({names}) differ from the "
+                             f"run's classes ({list(class_names)}).")
+        return Source(path, list(names), _count_records(shards), shards=shards)
+    if os.path.isdir(path):
+        data = manifests.from_folders(path, class_names=class_names, on_missing="skip")
+    elif os.path.isfile(path):
+        data = manifests.from_csv(path, class_names=class_names, on_missing="skip")
+    else:
+        raise ValueError(f"{what}: {path} does not exist; expected a CSV manifest, a folder "
+                         "of class folders, or a TFRecord pattern.")
+    if len(data) == 0:
+        raise ValueError(f"{what}: {path} lists no videos.")
+    return Source(path, list(data.class_names), len(data), manifest=data)
+
+
+def shard_source(source, num_shards, index):
+    """The part of `source` one worker of `num_shards` reads (manifests by
+    video, TFRecords by file when there are enough files)."""
+    if num_shards == 1:
+        return source
+    if source.manifest is not None:
+        data = source.manifest
+        part = manifests.Manifest(data.paths[index::num_shards], data.labels[index::num_shards],
+                                  data.class_names)
+        return dataclasses.replace(source, manifest=part, num_videos=len(part))
+    if len(source.shards) < num_shards:
+        raise ValueError(f"{source.path}: {len(source.shards)} TFRecord files cannot be split "
+                         f"among {num_shards} workers; write at least {num_shards} shards.")
+    shards = source.shards[index::num_shards]
+    return dataclasses.replace(source, shards=shards, num_videos=_count_records(shards))
+
+
+def dataset(source, mode, batch_size, config, seed=None, deterministic=False, bad_videos=None,
+            drop_remainder=False):
+    """`video_dataset` or `record_dataset` over `source`."""
+    if source.manifest is not None:
+        return video_dataset(source.manifest, mode, batch_size, config, seed=seed,
+                             deterministic=deterministic, bad_videos=bad_videos,
+                             drop_remainder=drop_remainder)
+    return record_dataset(source.shards, mode, batch_size, config, seed=seed,
+                          deterministic=deterministic, drop_remainder=drop_remainder)
+
+
+def clip_config(frames, stride, crop_size, num_clips=1, num_crops=1):
+    """A `ClipConfig` whose scales follow the 224-crop convention (train
+    short side jittered in [256, 320], evaluated at 256) scaled to `crop_size`."""
+    scale = crop_size / 224
+    return ClipConfig(clip_len=frames, stride=stride, crop_size=crop_size,
+                      scale_range=(round(256 * scale), round(320 * scale)),
+                      eval_scale=round(256 * scale), num_clips=num_clips, num_crops=num_crops)

@@ -1,0 +1,158 @@
+"""`vidzoo evaluate`: multi-view evaluation of a trained run.
+
+Each video gives `num_clips` uniformly spaced clips x `num_crops` crops (the
+standard 10 x 3 views by default); the softmax of its views is averaged into
+one video prediction. Reported: clip-level and video-level top-1/top-5, mean
+class accuracy (video level), GFLOPs per clip (per clip from the actual B' for
+adaptive models) and per video, the adaptive layers' B' statistics, and the
+model's throughput in clips/s (forward passes only, data loading excluded).
+
+Adaptive (SGS) models run one clip per forward pass: SGS pads a batch to its
+largest B', so a clip's output would otherwise depend on its batch mates;
+alone, its prediction and its FLOPs are those of batch-1 inference.
+"""
+
+import collections
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from vidzoo.tf_data.decode import BadVideoLog
+from vidzoo.training import data as datasets
+from vidzoo.training.flops import count_flops, flops_per_clip
+from vidzoo.zoo.adaptive import adaptive_layers, with_adaptive_outputs
+
+
+def load_run(run_dir):
+    """(model, config dict, class names) of a finished `vidzoo train` run."""
+    paths = {name: os.path.join(run_dir or "", name)
+             for name in ("model.keras", "config.json", "classes.json")}
+    missing = [path for path in paths.values() if not os.path.exists(path)]
+    if not run_dir or missing:
+        raise ValueError(f"{run_dir!r} is not a finished training run; missing {missing} "
+                         "(`vidzoo train` writes them).")
+    with open(paths["config.json"]) as handle:
+        config = json.load(handle)
+    with open(paths["classes.json"]) as handle:
+        classes = json.load(handle)
+    return keras.saving.load_model(paths["model.keras"]), config, classes
+
+
+def top_k_hits(probabilities, labels, k):
+    """Per-row 1.0 if the label is among the k highest probabilities."""
+    k = min(k, probabilities.shape[-1])
+    top = np.argsort(-probabilities, axis=-1)[:, :k]
+    return (top == labels[:, None]).any(axis=-1).astype("float64")
+
+
+def video_level(probabilities, labels, video_ids):
+    """Average the views' softmax per video: (probabilities, labels) per video."""
+    ids, inverse = np.unique(video_ids, return_inverse=True)
+    sums = np.zeros((len(ids), probabilities.shape[-1]))
+    np.add.at(sums, inverse, probabilities)
+    counts = np.bincount(inverse, minlength=len(ids))[:, None]
+    video_labels = np.zeros(len(ids), dtype=labels.dtype)
+    video_labels[inverse] = labels
+    return sums / counts, video_labels
+
+
+def mean_class_accuracy(probabilities, labels):
+    hits = np.argmax(probabilities, axis=-1) == labels
+    return float(np.mean([hits[labels == c].mean() for c in np.unique(labels)]))
+
+
+def _adaptive_summary(model, counts):
+    """Per adaptive layer: frames in (B for SGS), mean count and histogram."""
+    frames_in = {layer.name: layer.input.shape[1] for layer in adaptive_layers(model)}
+    summary = {}
+    for name, values in counts.items():
+        values = np.concatenate(values)
+        lengths = values if values.ndim == 1 else np.count_nonzero(values, axis=-1)
+        histogram = collections.Counter(int(v) for v in lengths)
+        summary[name] = {"frames_in": frames_in.get(name), "mean": float(lengths.mean()),
+                         "histogram": {str(k): histogram[k] for k in sorted(histogram)}}
+    return summary
+
+
+def _forward(runner, clips, one_by_one):
+    if not one_by_one:
+        return runner.predict_on_batch(clips)
+    outputs = [runner.predict_on_batch(clip[None]) for clip in clips]
+    return {key: np.concatenate([np.asarray(o[key]) for o in outputs]) for key in outputs[0]}
+
+
+def evaluate(model, source, frames, stride, crop_size, num_clips=10, num_crops=3,
+             batch_size=8, one_clip_per_pass=None):
+    """Multi-view evaluation of `model` on `source` (a `data.Source`); returns a dict.
+
+    `one_clip_per_pass` (default: only for adaptive models) runs each clip
+    alone; set it True to compare the clips/s of models on equal terms.
+    """
+    if num_clips < 1 or num_crops not in (1, 3):
+        raise ValueError(f"evaluate: num_clips must be >= 1 and num_crops 1 or 3; got "
+                         f"{num_clips} and {num_crops}.")
+    config = datasets.clip_config(frames, stride, crop_size, num_clips, num_crops)
+    bad_videos = BadVideoLog()
+    data = datasets.dataset(source, "eval", batch_size, config, bad_videos=bad_videos)
+    adaptive = bool(adaptive_layers(model))
+    runner = with_adaptive_outputs(model) if adaptive else model
+    one_by_one = adaptive if one_clip_per_pass is None else bool(one_clip_per_pass)
+    probabilities, labels, video_ids, flops = [], [], [], []
+    counts = collections.defaultdict(list)
+    cache, model_seconds = {}, 0.0
+    for batch in data:
+        clips = batch["video"].numpy()
+        start = time.perf_counter()
+        outputs = _forward(runner, clips, one_by_one)
+        model_seconds += time.perf_counter() - start
+        if adaptive:
+            batch_counts = {k: np.asarray(v) for k, v in outputs.items() if k != "predictions"}
+            for name, value in batch_counts.items():
+                counts[name].append(value)
+            flops.append(flops_per_clip(model, clips, counts=batch_counts, cache=cache))
+            outputs = outputs["predictions"]
+        probabilities.append(np.asarray(outputs, "float64"))
+        labels.append(batch["label"].numpy())
+        video_ids.append(batch["video_id"].numpy())
+    if not probabilities:
+        raise ValueError(f"evaluate: no decodable videos in {source.path}; "
+                         f"{bad_videos.summary()}")
+    probabilities = np.concatenate(probabilities)
+    labels, video_ids = np.concatenate(labels), np.concatenate(video_ids)
+    flops = (np.concatenate(flops) if adaptive
+             else np.full(len(labels), count_flops(model, clips.shape[1:])))
+    video_probabilities, video_labels = video_level(probabilities, labels, video_ids)
+    views = num_clips * num_crops
+    return {
+        "videos": int(len(video_labels)),
+        "views_per_video": views,
+        "clips": int(len(labels)),
+        "clip_top1": float(top_k_hits(probabilities, labels, 1).mean()),
+        "clip_top5": float(top_k_hits(probabilities, labels, 5).mean()),
+        "video_top1": float(top_k_hits(video_probabilities, video_labels, 1).mean()),
+        "video_top5": float(top_k_hits(video_probabilities, video_labels, 5).mean()),
+        "mean_class_accuracy": mean_class_accuracy(video_probabilities, video_labels),
+        "gflops_per_clip": float(flops.mean() / 1e9),
+        "gflops_per_video": float(flops.mean() / 1e9 * views),
+        "clips_per_second": float(len(labels) / model_seconds),
+        "clips_per_forward_pass": 1 if one_by_one else batch_size,
+        "adaptive": _adaptive_summary(model, counts),
+        "bad_videos": dict(bad_videos.failures),
+    }
+
+
+def evaluate_run(run_dir, data_path, num_clips=10, num_crops=3, batch_size=8, output=None,
+                 one_clip_per_pass=None):
+    """Evaluate a `vidzoo train` run on `data_path`; writes and returns the JSON dict."""
+    model, config, classes = load_run(run_dir)
+    source = datasets.load_source(data_path, classes, what="evaluate")
+    result = evaluate(model, source, config["frames"], config["stride"], config["crop_size"],
+                      num_clips, num_crops, batch_size, one_clip_per_pass)
+    result.update(model=config["model"], run_dir=run_dir, data=data_path)
+    output = output or os.path.join(run_dir, "evaluation.json")
+    with open(output, "w") as handle:
+        json.dump(result, handle, indent=2)
+    return result

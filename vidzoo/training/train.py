@@ -1,0 +1,301 @@
+"""`vidzoo train`: a zoo model trained with Keras `fit()` on video files.
+
+    summary = train(TrainConfig(model="resnet3d_18_atfr", train="train.csv",
+                                val="val.csv", run_dir="runs/r18_atfr"))
+
+The run directory holds everything about the run:
+
+    config.json      the TrainConfig (a rerun must match it to resume)
+    classes.json     the class mapping (label id -> name)
+    checkpoints/     model + optimizer state, every epoch (and every N steps)
+    logs/            TensorBoard: train/ and validation/ scalars (loss, top1,
+                     top5, learning rate), adaptive/ (B' histograms, GFLOPs/clip)
+    model.keras      the trained model
+    summary.json     final metrics, per-epoch history, timings
+
+Optimization follows the video-recognition recipes (PySlowFast, ATFR): SGD
+with momentum 0.9 and weight decay 1e-4 (Keras' decoupled form, scaled by
+the learning rate, not applied to BatchNorm and biases), a half-period cosine
+schedule after a linear warmup (Keras `CosineDecay` with `warmup_steps`),
+optional label smoothing and mixed precision.
+
+Resuming: run the same command again. The latest checkpoint's optimizer step
+gives the epoch and the step inside it; training goes on from there with
+the same schedule and optimizer state and stops at the same final epoch. An
+epoch is a fixed number of steps (videos // global batch, or `steps_per_epoch`)
+over a repeated, reshuffled dataset, so a resumed epoch runs exactly its
+remaining steps.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from vidzoo import zoo
+from vidzoo.tf_data.decode import BadVideoLog
+from vidzoo.training import data as datasets
+from vidzoo.training.callbacks import AdaptiveStats, Checkpointer
+from vidzoo.training.flops import count_flops
+from vidzoo.training.strategy import make_strategy
+from vidzoo.zoo.adaptive import adaptive_layers
+
+# Fields that must match for a rerun to resume an existing run directory.
+RESUME_KEYS = ("model", "model_options", "frames", "stride", "crop_size", "batch_size",
+               "steps_per_epoch", "lr", "warmup_epochs", "weight_decay", "label_smoothing",
+               "mixed_precision")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: str
+    train: str
+    run_dir: str
+    val: str = None
+    model_options: dict = dataclasses.field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 8  # global, over all replicas and workers
+    steps_per_epoch: int = 0  # 0: training videos // batch_size
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.0
+    mixed_precision: bool = False
+    frames: int = 8
+    stride: int = 2
+    crop_size: int = 112
+    strategy: str = "default"
+    cpu_devices: int = 0
+    checkpoint_steps: int = 0
+    adaptive_clips: int = 16
+    seed: int = 0
+    verbose: int = 1
+
+    def check(self):
+        """Raise a ValueError naming each bad field."""
+        problems = []
+        if self.model not in zoo.list_models():
+            problems.append(f"model {self.model!r} is not in the zoo (vidzoo.zoo.list_models())")
+        for name in ("epochs", "batch_size", "frames", "stride", "crop_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1; got {getattr(self, name)}")
+        for name in ("steps_per_epoch", "checkpoint_steps", "adaptive_clips", "cpu_devices"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0; got {getattr(self, name)}")
+        if self.lr <= 0:
+            problems.append(f"lr must be > 0; got {self.lr}")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
+        if self.weight_decay < 0 or self.warmup_epochs < 0 or not 0 <= self.momentum < 1:
+            problems.append("weight_decay and warmup_epochs must be >= 0, momentum in [0, 1)")
+        if self.crop_size < 32:
+            problems.append(f"crop_size must be >= 32 pixels; got {self.crop_size}")
+        if not self.run_dir:
+            problems.append("run_dir is required")
+        if problems:
+            raise ValueError("train: " + "; ".join(problems) + ".")
+
+
+def _check_resume(config, run_dir):
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as handle:
+        saved = json.load(handle)
+    changed = {k: (saved.get(k), getattr(config, k)) for k in RESUME_KEYS
+               if saved.get(k) != getattr(config, k)}
+    if changed:
+        details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise ValueError(f"train: {run_dir} holds a run with other settings ({details}); "
+                         "rerun with the same settings to resume, or use a new run_dir.")
+
+
+def build_model(config, num_classes):
+    """The zoo model named in `config` for clips of its frames and crop size."""
+    shape = (config.frames, config.crop_size, config.crop_size, 3)
+    return zoo.get_model(config.model, classes=num_classes, input_shape=shape,
+                         **config.model_options)
+
+
+def make_optimizer(config, total_steps, steps_per_epoch):
+    warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total_steps - 1)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else config.lr, decay_steps=total_steps - warmup,
+        warmup_target=config.lr if warmup else None, warmup_steps=warmup)
+    optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum,
+                                     weight_decay=config.weight_decay or None)
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return optimizer
+
+
+def compile_model(model, config, total_steps, steps_per_epoch):
+    classes = model.outputs[0].shape[-1]
+    model.compile(
+        optimizer=make_optimizer(config, total_steps, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
+                 keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5")],
+    )
+    model.optimizer.build(model.trainable_variables)
+
+
+def _one_hot(classes):
+    return lambda clip, label: (clip, tf.one_hot(label, classes))
+
+
+def train_dataset(source, config, worker, classes, bad_videos):
+    clips = datasets.clip_config(config.frames, config.stride, config.crop_size)
+    per_worker = config.batch_size // worker.num_workers
+    part = datasets.shard_source(source, worker.num_workers, worker.index)
+    data = datasets.dataset(part, "train", per_worker, clips, seed=config.seed + worker.index,
+                            bad_videos=bad_videos, drop_remainder=True)
+    data = data.map(_one_hot(classes)).repeat()
+    if worker.num_workers > 1:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        data = data.with_options(options)
+    return data
+
+
+def val_dataset(source, config, classes, bad_videos):
+    clips = datasets.clip_config(config.frames, config.stride, config.crop_size)
+    data = datasets.dataset(source, "eval", config.batch_size, clips, bad_videos=bad_videos)
+    data = data.map(lambda batch: (batch["video"], tf.one_hot(batch["label"], classes)))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.repeat().with_options(options)
+
+
+def probe_clips(source, config, count):
+    """`count` fixed centre clips (the first videos of `source`) for adaptive stats."""
+    clips = datasets.clip_config(config.frames, config.stride, config.crop_size)
+    data = datasets.dataset(source, "eval", count, clips)
+    return next(iter(data))["video"].numpy()
+
+
+def _resume_point(checkpointer, steps_per_epoch):
+    path = checkpointer.restore()
+    step = int(checkpointer.model.optimizer.iterations) if path else 0
+    return path, step // steps_per_epoch, step % steps_per_epoch
+
+
+def _write_json(path, value):
+    with open(path + ".tmp", "w") as handle:
+        json.dump(value, handle, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def _worker_dir(config, worker):
+    if worker.is_chief:
+        return config.run_dir
+    return os.path.join(config.run_dir, "workers", str(worker.index))
+
+
+def _callbacks(model, config, run_dir, worker, probe):
+    callbacks = [Checkpointer(model, os.path.join(run_dir, "checkpoints"),
+                              config.checkpoint_steps)]
+    logs = os.path.join(run_dir, "logs")
+    if probe is not None:
+        callbacks.append(AdaptiveStats(probe, os.path.join(logs, "adaptive")))
+    callbacks.append(keras.callbacks.TensorBoard(logs, update_freq="epoch"))
+    return callbacks
+
+
+def _fit(model, train_data, val, callbacks, config, steps_per_epoch, start_epoch, start_step):
+    """fit() from (start_epoch, start_step) to config.epochs; returns merged history."""
+    history = {}
+    val_data, val_steps = val
+    pieces = []
+    if start_step:
+        pieces.append((start_epoch, steps_per_epoch - start_step))
+        start_epoch += 1
+    if start_epoch < config.epochs:
+        pieces.append((start_epoch, steps_per_epoch))
+    for epoch, steps in pieces:
+        last = epoch + 1 if steps != steps_per_epoch else config.epochs
+        result = model.fit(train_data, epochs=last, initial_epoch=epoch, steps_per_epoch=steps,
+                           validation_data=val_data, validation_steps=val_steps,
+                           callbacks=callbacks, verbose=config.verbose)
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    return history
+
+
+def train(config):
+    """Train (or resume) the run described by `config`; returns the summary dict."""
+    config.check()
+    worker = make_strategy(config.strategy, config.cpu_devices)
+    if config.batch_size % (worker.strategy.num_replicas_in_sync) or \
+            config.batch_size % worker.num_workers:
+        raise ValueError(f"train: batch_size {config.batch_size} must divide evenly among "
+                         f"{worker.strategy.num_replicas_in_sync} replicas.")
+    _check_resume(config, config.run_dir)
+    source = datasets.load_source(config.train, what="train")
+    val_source = (datasets.load_source(config.val, source.class_names, what="val")
+                  if config.val else None)
+    classes = len(source.class_names)
+    steps_per_epoch = config.steps_per_epoch or max(1, source.num_videos // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+
+    run_dir = _worker_dir(config, worker)
+    os.makedirs(run_dir, exist_ok=True)
+    if worker.is_chief:
+        _write_json(os.path.join(run_dir, "config.json"), dataclasses.asdict(config))
+        _write_json(os.path.join(run_dir, "classes.json"), source.class_names)
+
+    keras.utils.set_random_seed(config.seed)
+    policy = keras.config.dtype_policy()
+    if config.mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        with worker.strategy.scope():
+            model = build_model(config, classes)
+            compile_model(model, config, total_steps, steps_per_epoch)
+    finally:
+        keras.config.set_dtype_policy(policy)
+
+    bad_videos = BadVideoLog()
+    train_data = train_dataset(source, config, worker, classes, bad_videos)
+    val = (None, None)
+    if val_source is not None:
+        val = (val_dataset(val_source, config, classes, bad_videos),
+               math.ceil(val_source.num_videos / config.batch_size))
+    adaptive = bool(adaptive_layers(model))
+    probe = None
+    if adaptive and config.adaptive_clips and worker.is_chief:
+        probe = probe_clips(val_source or source, config, config.adaptive_clips)
+    callbacks = _callbacks(model, config, run_dir, worker, probe)
+    checkpoint, start_epoch, start_step = _resume_point(callbacks[0], steps_per_epoch)
+    if checkpoint and config.verbose:
+        print(f"resuming from {checkpoint}: epoch {start_epoch + 1}, step {start_step}")
+
+    start = time.perf_counter()
+    history = _fit(model, train_data, val, callbacks, config, steps_per_epoch,
+                   start_epoch, start_step)
+    seconds = time.perf_counter() - start
+    summary = {
+        "model": config.model,
+        "classes": classes,
+        "parameters": int(model.count_params()),
+        "replicas": int(worker.strategy.num_replicas_in_sync),
+        "workers": worker.num_workers,
+        "epochs": config.epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "optimizer_steps": int(model.optimizer.iterations),
+        "resumed_from": ({"checkpoint": checkpoint, "epoch": start_epoch, "step": start_step}
+                         if checkpoint else None),
+        "train_seconds": round(seconds, 2),
+        "final": {key: values[-1] for key, values in history.items()},
+        "history": history,
+        "bad_videos": dict(bad_videos.failures),
+    }
+    if not adaptive:
+        summary["gflops_per_clip"] = count_flops(model) / 1e9
+    model.save(os.path.join(run_dir, "model.keras"))
+    _write_json(os.path.join(run_dir, "summary.json"), summary)
+    return summary
