@@ -38,13 +38,15 @@ def _keras_reference(root, frames):
 def test_saved_model_matches_keras_and_b_prime_varies_per_clip(exported):
     root, path = exported
     frames = _still_and_varied_frames()
-    served = tf.saved_model.load(path).serve(tf.constant(frames))
+    loaded = tf.saved_model.load(path)  # keep a reference: it owns the variables
+    served = loaded.serve(tf.constant(frames))
     reference = _keras_reference(root, frames)
     assert set(served) == {"predictions", "sgs"}
     np.testing.assert_allclose(served["predictions"].numpy(), reference["predictions"],
                                atol=1e-5)
     np.testing.assert_array_equal(served["sgs"].numpy(), reference["sgs"])
-    assert served["sgs"].numpy().tolist() == [1, 2]  # different redundancy, different B'
+    still_bins, varied_bins = served["sgs"].numpy().tolist()
+    assert still_bins < varied_bins  # different redundancy, different B'
 
 
 def test_tfsm_layer_loads_the_export(exported):

@@ -178,9 +178,9 @@ def probe_clips(source, config, count):
     return next(iter(data))["video"].numpy()
 
 
-def _resume_point(checkpointer, steps_per_epoch):
+def _resume_point(checkpointer, model, steps_per_epoch):
     path = checkpointer.restore()
-    step = int(checkpointer.model.optimizer.iterations) if path else 0
+    step = int(model.optimizer.iterations) if path else 0
     return path, step // steps_per_epoch, step % steps_per_epoch
 
 
@@ -270,7 +270,7 @@ def train(config):
     if adaptive and config.adaptive_clips and worker.is_chief:
         probe = probe_clips(val_source or source, config, config.adaptive_clips)
     callbacks = _callbacks(model, config, run_dir, worker, probe)
-    checkpoint, start_epoch, start_step = _resume_point(callbacks[0], steps_per_epoch)
+    checkpoint, start_epoch, start_step = _resume_point(callbacks[0], model, steps_per_epoch)
     if checkpoint and config.verbose:
         print(f"resuming from {checkpoint}: epoch {start_epoch + 1}, step {start_step}")
 
