@@ -9,6 +9,11 @@ from vidzoo.training.flops import flops_per_clip
 from vidzoo.zoo.adaptive import with_adaptive_outputs
 
 
+def optimizer_step(model):
+    """The optimizer's iteration count as a Python int (any strategy)."""
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Saves model and optimizer state with `tf.train.CheckpointManager` at the
     end of every epoch and, if `every_n_steps`, every N optimizer steps.
@@ -34,13 +39,13 @@ class Checkpointer(keras.callbacks.Callback):
         return path
 
     def save(self):
-        step = int(self.model.optimizer.iterations)
+        step = optimizer_step(self.model)
         if step != self._last_saved:
             self.manager.save(checkpoint_number=step)
             self._last_saved = step
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.every_n_steps and int(self.model.optimizer.iterations) % self.every_n_steps == 0:
+        if self.every_n_steps and optimizer_step(self.model) % self.every_n_steps == 0:
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -91,3 +96,38 @@ class AdaptiveStats(keras.callbacks.Callback):
                 tf.summary.histogram(f"{name}/counts", value.astype("float32"))
             tf.summary.scalar("gflops_per_clip", stats["gflops_per_clip"])
         self._writer.flush()
+
+
+class SyncMovingStatistics(keras.callbacks.Callback):
+    """Averages the non-trainable variables (BatchNorm moving statistics)
+    over all replicas at each epoch end, so every worker of a
+    MultiWorkerMirroredStrategy run holds the same model (as PyTorch DDP's
+    buffer broadcast does). Keras 3 updates moving statistics per replica;
+    gradients, and so trainable weights, are already all-reduced.
+    """
+
+    def __init__(self, strategy):
+        super().__init__()
+        self.strategy = strategy
+        self._sync = None
+
+    def _make_sync(self):
+        variables = [v for v in self.model.non_trainable_variables
+                     if v.dtype in ("float32", "float16")]
+
+        def replica_mean():
+            context = tf.distribute.get_replica_context()
+            return context.all_reduce("MEAN", [tf.identity(v.value) for v in variables])
+
+        @tf.function
+        def sync():
+            means = self.strategy.run(replica_mean)
+            for variable, mean in zip(variables, means):
+                variable.assign(self.strategy.experimental_local_results(mean)[0])
+
+        return sync
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._sync is None:
+            self._sync = self._make_sync()
+        self._sync()

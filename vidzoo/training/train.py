@@ -34,12 +34,18 @@ import os
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from vidzoo import zoo
 from vidzoo.tf_data.decode import BadVideoLog
 from vidzoo.training import data as datasets
-from vidzoo.training.callbacks import AdaptiveStats, Checkpointer
+from vidzoo.training.callbacks import (
+    AdaptiveStats,
+    Checkpointer,
+    SyncMovingStatistics,
+    optimizer_step,
+)
 from vidzoo.training.flops import count_flops
 from vidzoo.training.strategy import make_strategy
 from vidzoo.zoo.adaptive import adaptive_layers
@@ -150,9 +156,10 @@ def _one_hot(classes):
 
 def train_dataset(source, config, worker, classes, bad_videos):
     clips = datasets.clip_config(config.frames, config.stride, config.crop_size)
-    per_worker = config.batch_size // worker.num_workers
+    # Every worker batches by the global size; tf.distribute rebatches it to
+    # the per-replica size, so a step takes batch_size clips in all.
     part = datasets.shard_source(source, worker.num_workers, worker.index)
-    data = datasets.dataset(part, "train", per_worker, clips, seed=config.seed + worker.index,
+    data = datasets.dataset(part, "train", config.batch_size, clips, seed=config.seed + worker.index,
                             bad_videos=bad_videos, drop_remainder=True)
     data = data.map(_one_hot(classes)).repeat()
     if worker.num_workers > 1:
@@ -178,9 +185,31 @@ def probe_clips(source, config, count):
     return next(iter(data))["video"].numpy()
 
 
+def _build_for_multi_worker(model, config, classes):
+    """Work around two Keras 3.15 bugs of fit() under MultiWorkerMirroredStrategy.
+
+    1. fit() builds the metric variables from the first distributed batch with
+       `strategy.reduce`, which fails on the workers' PerReplica inputs
+       ("Attempt to convert a value (PerReplica...)"). Building them first
+       from a local batch of the same shapes and skipping that step is
+       equivalent.
+    2. Each step then reduces its scalar logs with `strategy.reduce(axis=0)`,
+       which fails on scalars ("Invalid reduction dimension 0"). Treating the
+       strategy as local there makes each worker log its own replicas' mean.
+       Gradients are still all-reduced across workers by the optimizer
+       (tests/test_strategy.py checks that the workers end with equal weights).
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    clip = np.zeros((1, config.frames, config.crop_size, config.crop_size, 3), "float32")
+    model._symbolic_build(data_batch=(clip, np.zeros((1, classes), "float32")))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    trainer._collective_all_reduce_multi_worker = lambda strategy: False
+
+
 def _resume_point(checkpointer, model, steps_per_epoch):
     path = checkpointer.restore()
-    step = int(model.optimizer.iterations) if path else 0
+    step = optimizer_step(model) if path else 0
     return path, step // steps_per_epoch, step % steps_per_epoch
 
 
@@ -199,6 +228,8 @@ def _worker_dir(config, worker):
 def _callbacks(model, config, run_dir, worker, probe):
     callbacks = [Checkpointer(model, os.path.join(run_dir, "checkpoints"),
                               config.checkpoint_steps)]
+    if worker.num_workers > 1:
+        callbacks.insert(0, SyncMovingStatistics(worker.strategy))
     logs = os.path.join(run_dir, "logs")
     if probe is not None:
         callbacks.append(AdaptiveStats(probe, os.path.join(logs, "adaptive")))
@@ -256,6 +287,8 @@ def train(config):
         with worker.strategy.scope():
             model = build_model(config, classes)
             compile_model(model, config, total_steps, steps_per_epoch)
+            if worker.num_workers > 1:
+                _build_for_multi_worker(model, config, classes)
     finally:
         keras.config.set_dtype_policy(policy)
 
@@ -270,7 +303,8 @@ def train(config):
     if adaptive and config.adaptive_clips and worker.is_chief:
         probe = probe_clips(val_source or source, config, config.adaptive_clips)
     callbacks = _callbacks(model, config, run_dir, worker, probe)
-    checkpoint, start_epoch, start_step = _resume_point(callbacks[0], model, steps_per_epoch)
+    checkpointer = next(c for c in callbacks if isinstance(c, Checkpointer))
+    checkpoint, start_epoch, start_step = _resume_point(checkpointer, model, steps_per_epoch)
     if checkpoint and config.verbose:
         print(f"resuming from {checkpoint}: epoch {start_epoch + 1}, step {start_step}")
 
@@ -286,7 +320,7 @@ def train(config):
         "workers": worker.num_workers,
         "epochs": config.epochs,
         "steps_per_epoch": steps_per_epoch,
-        "optimizer_steps": int(model.optimizer.iterations),
+        "optimizer_steps": optimizer_step(model),
         "resumed_from": ({"checkpoint": checkpoint, "epoch": start_epoch, "step": start_step}
                          if checkpoint else None),
         "train_seconds": round(seconds, 2),
