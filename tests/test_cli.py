@@ -12,21 +12,43 @@ def run_cli(*args):
     )
 
 
-def test_demo_runs_end_to_end_on_encoded_videos(tmp_path):
-    result = run_cli("demo", "--epochs=1", "--clips=4", f"--workdir={tmp_path}")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "train accuracy" in result.stdout
+def test_demo_trains_evaluates_plots_and_exports(tmp_path):
+    result = run_cli("demo", "--model=x3d_xs", "--epochs=1", "--train_per_class=2",
+                     "--val_per_class=1", "--frames=4", "--crop_size=32", "--num_clips=1",
+                     "--num_crops=1", "--batch_size=4", f"--workdir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| x3d_xs | 3.0M |" in result.stdout and "| x3d_xs_atfr | 3.0M |" in result.stdout
     results = json.loads((tmp_path / "demo_results.json").read_text())
-    assert results["decoded_shape"] == [4, 16, 32, 32, 3]
-    assert 1 <= results["mean_active_bins_moving"] <= 16
-    assert len(list(tmp_path.glob("*.mp4"))) == 4
+    baseline, atfr = results["rows"]
+    assert baseline["mean_active_bins"] is None and 1 <= atfr["mean_active_bins"] <= 4
+    assert atfr["bins"] == 4 and atfr["gflops_per_clip"] <= baseline["gflops_per_clip"] * 1.01
+    assert (tmp_path / "accuracy_vs_gflops.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "export" / "x3d_xs_atfr" / "saved_model.pb").exists()
+    assert list((tmp_path / "runs" / "x3d_xs_atfr" / "logs" / "adaptive").glob("events.*"))
 
 
-def test_unknown_command_and_bad_flag_fail_clearly():
+def test_unknown_command_and_bad_flags_fail_clearly(tmp_path):
     result = run_cli("dance")
     assert result.returncode != 0 and "expected a command, one of demo" in result.stderr
     result = run_cli("demo", "--epochs=0")
     assert result.returncode != 0 and "epochs" in result.stderr
+    result = run_cli("train", "--strategy=tpu")
+    assert result.returncode != 0 and "strategy" in result.stderr
+    result = run_cli("train", "--model=x3d_xs")
+    assert result.returncode != 0 and "train needs --model, --train and --run_dir" in result.stderr
+    result = run_cli("train", "--model=resnet_999", f"--train={tmp_path}",
+                     f"--run_dir={tmp_path}/run")
+    assert result.returncode != 0 and "not in the zoo" in result.stderr
+    result = run_cli("train", "--model=x3d_xs", f"--train={tmp_path}/missing.csv",
+                     f"--run_dir={tmp_path}/run")
+    assert result.returncode != 0 and "missing.csv does not exist" in result.stderr
+    result = run_cli("train", "--model=x3d_xs", f"--train={tmp_path}/x.csv",
+                     f"--run_dir={tmp_path}/run", "--model_option=sgs")
+    assert result.returncode != 0 and "expects KEY=VALUE" in result.stderr
+    result = run_cli("evaluate", f"--run_dir={tmp_path}/nothing", f"--data={tmp_path}")
+    assert result.returncode != 0 and "not a finished training run" in result.stderr
+    result = run_cli("export")
+    assert result.returncode != 0 and "export needs --run_dir" in result.stderr
 
 
 def _small_dataset(root):

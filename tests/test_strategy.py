@@ -57,7 +57,12 @@ def test_multi_worker_training_ends_with_identical_weights(data, tmp_path):
     processes = [start_cli(*args, env={"TF_CONFIG": json.dumps(
         {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})})
         for index in range(2)]
-    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    try:
+        outputs = [process.communicate(timeout=600)[0] for process in processes]
+    finally:  # a crashed worker leaves the other waiting for it
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
     for process, output in zip(processes, outputs):
         assert process.returncode == 0, output[-3000:]
     chief = json.loads((tmp_path / "run" / "summary.json").read_text())
