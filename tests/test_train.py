@@ -168,3 +168,21 @@ def test_trains_from_tfrecords_with_mixed_precision_and_label_smoothing(data, tm
     model = keras.saving.load_model(tmp_path / "run" / "model.keras")
     policies = {layer.dtype_policy.name for layer in model.layers}
     assert "mixed_float16" in policies and model.outputs[0].dtype == "float32"
+
+
+def test_init_from_copies_matching_layers_into_a_new_model(run, data):
+    run_dir, _ = run
+    config = tiny_config(data, run_dir, model="x3d_xs")
+    model = build_model(config, 4)
+    from vidzoo.training.train import transfer_weights
+
+    copied = transfer_weights(model, str(run_dir))
+    donor = keras.saving.load_model(run_dir / "model.keras")
+    with_weights = [layer.name for layer in model.layers if layer.weights]
+    assert copied == with_weights  # the ATFR donor has every baseline layer, plus SGS
+    for name in (copied[0], copied[-1]):
+        for mine, theirs in zip(model.get_layer(name).get_weights(),
+                                donor.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(ValueError, match="neither a run directory"):
+        transfer_weights(model, str(run_dir / "nothing"))

@@ -40,6 +40,8 @@ flags.DEFINE_multi_string("model_option", [], "Model constructor option KEY=VALU
 flags.DEFINE_string("train", None, "train: training dataset.")
 flags.DEFINE_string("val", None, "train: optional validation dataset (one clip per video "
                     "per epoch).")
+flags.DEFINE_string("init_from", None, "train: start from the weights of this run directory "
+                    "or .keras file (layers matched by name and shape).")
 flags.DEFINE_string("run_dir", None, "train/evaluate/export: the run directory.")
 flags.DEFINE_integer("stride", 2, "Temporal sampling stride of a clip.", lower_bound=1)
 flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0: videos // batch_size).",
@@ -130,7 +132,8 @@ def train():
         warmup_epochs=FLAGS.warmup_epochs, label_smoothing=FLAGS.label_smoothing,
         mixed_precision=FLAGS.mixed_precision, frames=_given("frames", 8), stride=FLAGS.stride,
         crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
-        cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps, seed=FLAGS.seed,
+        cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps,
+        init_from=FLAGS.init_from, seed=FLAGS.seed,
         verbose=FLAGS.verbose)
     summary = run_train(config)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))

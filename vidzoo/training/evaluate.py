@@ -81,6 +81,8 @@ def _forward(runner, clips, one_by_one):
     if not one_by_one:
         return runner.predict_on_batch(clips)
     outputs = [runner.predict_on_batch(clip[None]) for clip in clips]
+    if not isinstance(outputs[0], dict):
+        return np.concatenate(outputs)
     return {key: np.concatenate([np.asarray(o[key]) for o in outputs]) for key in outputs[0]}
 
 

@@ -79,6 +79,7 @@ class TrainConfig:
     cpu_devices: int = 0
     checkpoint_steps: int = 0
     adaptive_clips: int = 16
+    init_from: str = None  # a run directory or .keras file to start from
     seed: int = 0
     verbose: int = 1
 
@@ -126,6 +127,27 @@ def build_model(config, num_classes):
     shape = (config.frames, config.crop_size, config.crop_size, 3)
     return zoo.get_model(config.model, classes=num_classes, input_shape=shape,
                          **config.model_options)
+
+
+def transfer_weights(model, source):
+    """Copy weights from `source` (a run directory or a .keras file) into the
+    layers of `model` with the same name and weight shapes, e.g. a baseline
+    into its ATFR variant (whose SGS layer is new). Returns the names copied."""
+    path = os.path.join(source, "model.keras") if os.path.isdir(source) else source
+    if not os.path.isfile(path):
+        raise ValueError(f"train: init_from {source!r} is neither a run directory with "
+                         "model.keras nor a .keras file.")
+    donor = {layer.name: layer for layer in keras.saving.load_model(path).layers}
+    copied = []
+    for layer in model.layers:
+        weights = donor[layer.name].get_weights() if layer.name in donor else None
+        mine = layer.get_weights()
+        if mine and weights and [w.shape for w in weights] == [w.shape for w in mine]:
+            layer.set_weights(weights)
+            copied.append(layer.name)
+    if not copied:
+        raise ValueError(f"train: no layer of {path} matches {model.name} by name and shape.")
+    return copied
 
 
 def make_optimizer(config, total_steps, steps_per_epoch):
@@ -286,6 +308,7 @@ def train(config):
     try:
         with worker.strategy.scope():
             model = build_model(config, classes)
+            copied = transfer_weights(model, config.init_from) if config.init_from else []
             compile_model(model, config, total_steps, steps_per_epoch)
             if worker.num_workers > 1:
                 _build_for_multi_worker(model, config, classes)
@@ -318,6 +341,8 @@ def train(config):
         "parameters": int(model.count_params()),
         "replicas": int(worker.strategy.num_replicas_in_sync),
         "workers": worker.num_workers,
+        "initialized_from": ({"source": config.init_from, "layers": len(copied)}
+                             if config.init_from else None),
         "epochs": config.epochs,
         "steps_per_epoch": steps_per_epoch,
         "optimizer_steps": optimizer_step(model),
