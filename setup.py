@@ -16,6 +16,7 @@ setup(
         "av",
         "absl-py",
         "tensorboard",
+        "matplotlib",
         "numpy",
     ],
     extras_require={"test": ["pytest"]},
