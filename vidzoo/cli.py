@@ -158,15 +158,14 @@ def export():
 
 
 def _load_manifest(path):
-    from vidzoo.tf_data import manifest
+    """The manifest behind a CSV or a class-folder tree (`training.data.load_source`)."""
+    from vidzoo.training.data import load_source
 
-    if not path:
-        raise app.UsageError("a manifest is required (a CSV file or a folder of class folders).")
-    if os.path.isdir(path):
-        return manifest.from_folders(path, on_missing="skip")
-    if os.path.isfile(path):
-        return manifest.from_csv(path, on_missing="skip")
-    raise app.UsageError(f"manifest {path} does not exist.")
+    source = load_source(path, what="manifest")
+    if source.manifest is None:
+        raise ValueError(f"manifest: expected a CSV file or a folder of class folders; "
+                         f"got the TFRecord pattern {path!r}.")
+    return source.manifest
 
 
 def prepare():

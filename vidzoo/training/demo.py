@@ -80,14 +80,6 @@ def _row(name, summary, evaluation):
     }
 
 
-def _load_summary(run_dir, fallback):
-    path = os.path.join(run_dir, "summary.json")
-    if fallback.get("history") or not os.path.exists(path):
-        return fallback
-    with open(path) as handle:
-        return json.load(handle)
-
-
 def run_demo(workdir, model="resnet3d_18", epochs=15, frames=16, crop_size=56,
              train_per_class=24, val_per_class=6, num_clips=3, num_crops=3, batch_size=8,
              lr=0.01, seed=0, verbose=2):
@@ -103,7 +95,7 @@ def run_demo(workdir, model="resnet3d_18", epochs=15, frames=16, crop_size=56,
                              epochs=epochs, frames=frames, crop_size=crop_size, lr=lr,
                              batch_size=batch_size, seed=seed, verbose=verbose,
                              init_from=None if name == model else baseline_dir)
-        summary = _load_summary(run_dir, train(config))
+        summary = train(config)
         evaluation = evaluate_run(run_dir, data["val"], num_clips, num_crops, batch_size,
                                   one_clip_per_pass=True)
         rows.append(_row(name, summary, evaluation))

@@ -83,6 +83,10 @@ class TrainConfig:
     seed: int = 0
     verbose: int = 1
 
+    def clip_config(self):
+        """The tf_data ClipConfig of this run's clips (one centre view in eval mode)."""
+        return datasets.clip_config(self.frames, self.stride, self.crop_size)
+
     def check(self):
         """Raise a ValueError naming each bad field."""
         problems = []
@@ -177,7 +181,7 @@ def _one_hot(classes):
 
 
 def train_dataset(source, config, worker, classes, bad_videos):
-    clips = datasets.clip_config(config.frames, config.stride, config.crop_size)
+    clips = config.clip_config()
     # Every worker batches by the global size; tf.distribute rebatches it to
     # the per-replica size, so a step takes batch_size clips in all.
     part = datasets.shard_source(source, worker.num_workers, worker.index)
@@ -192,8 +196,8 @@ def train_dataset(source, config, worker, classes, bad_videos):
 
 
 def val_dataset(source, config, classes, bad_videos):
-    clips = datasets.clip_config(config.frames, config.stride, config.crop_size)
-    data = datasets.dataset(source, "eval", config.batch_size, clips, bad_videos=bad_videos)
+    data = datasets.dataset(source, "eval", config.batch_size, config.clip_config(),
+                            bad_videos=bad_videos)
     data = data.map(lambda batch: (batch["video"], tf.one_hot(batch["label"], classes)))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -202,8 +206,7 @@ def val_dataset(source, config, classes, bad_videos):
 
 def probe_clips(source, config, count):
     """`count` fixed centre clips (the first videos of `source`) for adaptive stats."""
-    clips = datasets.clip_config(config.frames, config.stride, config.crop_size)
-    data = datasets.dataset(source, "eval", count, clips)
+    data = datasets.dataset(source, "eval", count, config.clip_config())
     return next(iter(data))["video"].numpy()
 
 
@@ -233,6 +236,17 @@ def _resume_point(checkpointer, model, steps_per_epoch):
     path = checkpointer.restore()
     step = optimizer_step(model) if path else 0
     return path, step // steps_per_epoch, step % steps_per_epoch
+
+
+def _finished_summary(run_dir, total_steps):
+    """The saved summary of a run whose last checkpoint is its final step, or None.
+    Checkpoints are numbered by optimizer step, so no model needs building."""
+    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    summary = os.path.join(run_dir, "summary.json")
+    if not latest or int(latest.rsplit("-", 1)[1]) < total_steps or not os.path.exists(summary):
+        return None
+    with open(summary) as handle:
+        return json.load(handle)
 
 
 def _write_json(path, value):
@@ -296,6 +310,9 @@ def train(config):
     total_steps = steps_per_epoch * config.epochs
 
     run_dir = _worker_dir(config, worker)
+    finished = _finished_summary(run_dir, total_steps)
+    if finished is not None:
+        return finished
     os.makedirs(run_dir, exist_ok=True)
     if worker.is_chief:
         _write_json(os.path.join(run_dir, "config.json"), dataclasses.asdict(config))
@@ -308,7 +325,9 @@ def train(config):
     try:
         with worker.strategy.scope():
             model = build_model(config, classes)
-            copied = transfer_weights(model, config.init_from) if config.init_from else []
+            resuming = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+            copied = (transfer_weights(model, config.init_from)
+                      if config.init_from and not resuming else [])
             compile_model(model, config, total_steps, steps_per_epoch)
             if worker.num_workers > 1:
                 _build_for_multi_worker(model, config, classes)
@@ -342,7 +361,7 @@ def train(config):
         "replicas": int(worker.strategy.num_replicas_in_sync),
         "workers": worker.num_workers,
         "initialized_from": ({"source": config.init_from, "layers": len(copied)}
-                             if config.init_from else None),
+                             if copied else None),
         "epochs": config.epochs,
         "steps_per_epoch": steps_per_epoch,
         "optimizer_steps": optimizer_step(model),
