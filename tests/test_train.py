@@ -83,12 +83,21 @@ def test_checkpoint_restores_weights_and_optimizer_state(run, data):
         np.testing.assert_array_equal(restored.numpy(), saved.numpy())
 
 
-def test_keras_file_reloads_with_equal_outputs(run):
+def test_keras_file_reloads_with_the_trained_models_outputs(run, data):
     run_dir, _ = run
-    first = keras.saving.load_model(run_dir / "model.keras")
-    second = keras.saving.load_model(run_dir / "model.keras")
+    config = tiny_config(data, run_dir)
+    trained = build_model(config, 4)  # the training state, from the last checkpoint
+    compile_model(trained, config, total_steps=4, steps_per_epoch=2)
+    Checkpointer(trained, str(run_dir / "checkpoints")).restore()
+    loaded = keras.saving.load_model(run_dir / "model.keras")
     clip = np.random.default_rng(0).random((1, 4, 32, 32, 3), dtype=np.float32)
-    np.testing.assert_allclose(first(clip), second(clip), atol=1e-6)
+    np.testing.assert_allclose(loaded(clip), trained(clip), atol=1e-6)
+
+
+def test_rerunning_a_finished_run_returns_its_summary(run, data):
+    run_dir, summary = run
+    assert tiny_run(data, run_dir) == summary  # no retraining, nothing overwritten
+    assert json.loads((run_dir / "summary.json").read_text()) == summary
 
 
 def test_learning_rate_has_linear_warmup_then_half_cosine():
