@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import vidzoo.zoo as zoo
-from vidzoo.layers import DepthwiseConv3D
+from vidzoo.layers import DepthwiseConv3D, SelectiveFeatureCompression
 from vidzoo.training.flops import clip_flops, count_flops, flops_per_clip
 
 
@@ -24,6 +24,17 @@ def test_layer_counts_by_hand():
     gru = 4 * 3 * (96 * 5 + 5 * 5)
     dense = 4 * 5 * 7
     assert count_flops(model) == conv + depthwise + grouped + gru + dense
+
+
+def test_sfc_counts_its_attention_products():
+    inputs = keras.Input((4, 2, 2, 8))
+    model = keras.Model(inputs, SelectiveFeatureCompression(tau=2)(inputs))
+    # Two bottleneck blocks 8 -> 2 -> 2 -> 8 on 4x2x2, theta_q (3x1x1, 8 -> 8) on the
+    # pooled 2x2x2 query, theta_k on 4x2x2, then query . key and M v: 2 x (2 x 4 x 32).
+    block = 16 * 8 * 2 + 16 * 27 * 2 * 2 + 16 * 2 * 8
+    theta_q, theta_k = 8 * 3 * 8 * 8, 16 * 3 * 8 * 8
+    attention = 2 * (2 * 4 * 2 * 2 * 8)
+    assert count_flops(model) == 2 * block + theta_q + theta_k + attention
 
 
 @pytest.mark.parametrize("name, gmacs", [("r2plus1d_18", 40.519), ("r3d_18", 40.697)])

@@ -1,5 +1,6 @@
 """MTConv, MTBlock, SoftPool3D, TripletCosineSelection, SqueezeAndRecursion (seed 003)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -99,11 +100,22 @@ def test_mtblock_shapes_and_shortcut():
     assert down(x).shape == (2, 4, 4, 4, 16) and down.shortcut is not None
 
 
+def test_ratio_one_is_a_plain_conv_bn_relu():
+    x = random_video((2, 4, 6, 6, 5))
+    layer = MTConv(7, ratio=1.0)
+    y = layer(x)
+    conv, norm = layer.local
+    expected = keras.ops.relu(norm(conv(x), training=False))
+    np.testing.assert_allclose(y, expected, atol=1e-6)
+    assert y.shape == (2, 4, 6, 6, 7)
+    assert layer.count_params() == 3 * 3 * 3 * 5 * 7 + 4 * 7  # conv, no bias; BN
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="at least 2 frame"):
         MTConv(8)(random_video((1, 1, 4, 4, 8)))
     with pytest.raises(ValueError, match="ratio"):
-        MTConv(8, ratio=1.0)
+        MTConv(8, ratio=1.5)
     with pytest.raises(ValueError, match="input channels"):
         MTConv(8)(random_video((1, 4, 4, 4, 1)))
     with pytest.raises(ValueError, match="same number of frames"):

@@ -136,7 +136,9 @@ class MTConv(layers.Layer):
       filters: output channels C_out.
       kernel_size: Conv3D kernel of both branches.
       strides: Conv3D strides.
-      ratio: r, the local share of the channels (0.875 by default).
+      ratio: r, the local share of the channels (0.875 by default). r = 1
+        keeps the local branch alone: a standard Conv3D + BN + activation,
+        the paper's reference point in Table VI(a).
       activation: applied to both branches' outputs ("relu"; None for a block's
         last conv before the residual addition).
     """
@@ -144,15 +146,16 @@ class MTConv(layers.Layer):
     def __init__(self, filters, kernel_size=3, strides=1, ratio=0.875, activation="relu",
                  **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 < ratio < 1.0:
-            raise ValueError(f"MTConv: ratio must be in (0, 1); got {ratio}.")
+        if not 0.0 < ratio <= 1.0:
+            raise ValueError(f"MTConv: ratio must be in (0, 1]; got {ratio}.")
         self.filters = int(filters)
         self.kernel_size = kernel_size
         self.strides = strides
         self.ratio = float(ratio)
         self.activation = activation
         self.local_filters = int(self.filters * self.ratio)
-        if self.local_filters < 1 or self.filters - self.local_filters < 1:
+        if self.local_filters < 1 or (self.has_prolonged and
+                                      self.filters - self.local_filters < 1):
             raise ValueError(
                 f"MTConv: filters={filters} with ratio={ratio} leaves a branch with no "
                 "output channels; use more filters."
@@ -163,23 +166,29 @@ class MTConv(layers.Layer):
         if input_shape[1] is None:
             raise ValueError(f"MTConv needs a static number of frames; got {input_shape}.")
         self.local_in = int(input_shape[-1] * self.ratio)
-        if self.local_in < 1 or input_shape[-1] - self.local_in < 1:
+        if self.local_in < 1 or (self.has_prolonged and input_shape[-1] - self.local_in < 1):
             raise ValueError(
                 f"MTConv: {input_shape[-1]} input channels with ratio={self.ratio} leave a "
                 "branch with no input channels; the input needs more channels."
             )
-        prolonged = self.filters - self.local_filters
         dtype = self.dtype_policy
         self.local = _conv_bn(self.local_filters, self.kernel_size, self.strides, "local", dtype)
+        local_in_shape = input_shape[:-1] + (self.local_in,)
+        local_out = _build_chain(self.local, local_in_shape)
+        self.output_size = tuple(local_out[1:4])
+        if not self.has_prolonged:
+            return
+        prolonged = self.filters - self.local_filters
         self.from_local = _conv_bn(prolonged, self.kernel_size, 1, "prolonged_from_local", dtype)
         self.from_input = _conv_bn(prolonged, self.kernel_size, self.strides,
                                    "prolonged_from_input", dtype)
-        local_in_shape = input_shape[:-1] + (self.local_in,)
         rest_in_shape = input_shape[:-1] + (input_shape[-1] - self.local_in,)
-        local_out = _build_chain(self.local, local_in_shape)
         _build_chain(self.from_local, _reduced_shape(local_out))
         _build_chain(self.from_input, _reduced_shape(rest_in_shape))
-        self.output_size = tuple(local_out[1:4])
+
+    @property
+    def has_prolonged(self):
+        return self.ratio < 1.0
 
     def _activate(self, x):
         return ops.relu(x) if self.activation == "relu" else x
@@ -193,6 +202,8 @@ class MTConv(layers.Layer):
         rest_in = inputs[..., self.local_in :]
         conv, norm = self.local
         local = self._activate(norm(conv(local_in), training=training))
+        if not self.has_prolonged:
+            return local
         prolonged = 0
         for (conv, norm), source in ((self.from_local, local), (self.from_input, rest_in)):
             reduced = norm(conv(self._reduce(source)), training=training)

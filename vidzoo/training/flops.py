@@ -3,8 +3,8 @@
 The convention torchvision, PySlowFast and the X3D paper publish as "GFLOPs":
 one multiply-add counts once, over convolutions and dense layers (our GRU
 cells, used by MTNet, are counted too: 3 gates x (input + recurrent) MACs per
-step). Normalization, activations, pooling and element-wise ops are not
-counted.
+step; so are SFC's two attention products). Normalization, activations,
+pooling and element-wise ops are not counted.
 
 Counts come from the shapes a layer actually sees in a forward pass, so an
 adaptive model (SGS, temporal clustering) is counted per clip from its actual
@@ -21,7 +21,7 @@ import contextlib
 import keras
 import numpy as np
 
-from vidzoo.layers import DepthwiseConv3D
+from vidzoo.layers import DepthwiseConv3D, SelectiveFeatureCompression
 from vidzoo.zoo.adaptive import adaptive_layers, with_adaptive_outputs
 
 
@@ -44,6 +44,13 @@ def _gru_macs(layer, inputs, outputs):
     return int(steps) * 3 * (int(features) * units + units * units)
 
 
+def _sfc_attention_macs(layer, inputs, outputs):
+    """The two attention products of SFC, query . key and M v: each
+    T' x T x (H W C) MACs (its convolutions are counted as their own layers)."""
+    frames, compressed = inputs.shape[1], outputs.shape[1]
+    return 2 * int(compressed) * int(frames) * int(np.prod(inputs.shape[2:]))
+
+
 _COUNTERS = (
     (keras.layers.Conv1D, _conv_macs),
     (keras.layers.Conv2D, _conv_macs),
@@ -51,6 +58,7 @@ _COUNTERS = (
     (DepthwiseConv3D, _depthwise_macs),
     (keras.layers.Dense, _dense_macs),
     (keras.layers.GRU, _gru_macs),
+    (SelectiveFeatureCompression, _sfc_attention_macs),
 )
 
 

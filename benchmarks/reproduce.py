@@ -1,0 +1,56 @@
+"""Reproduce the papers' claims at a small scale on the embedded data, on CPU,
+and write docs/results.md with tables and PNG plots (docs/results/).
+
+    python benchmarks/reproduce.py --workdir /tmp/vidzoo_results
+    python benchmarks/reproduce.py --workdir W --study atfr --study sfc
+    python benchmarks/reproduce.py --workdir W --report_only
+
+Each study trains with `vidzoo.training` and caches every result as JSON in
+`workdir/results/`; training runs resume from checkpoints. Rerunning the same
+command therefore continues an interrupted reproduction and then rewrites the
+page from all cached results. A study is reported only once all its runs exist.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "studies"))
+
+import common  # noqa: E402
+
+STUDIES = ("atfr", "clustering", "sfc", "inception", "mtconv", "speed")
+
+
+def _study(name):
+    return __import__(name)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", default="/tmp/vidzoo_results")
+    parser.add_argument("--study", action="append", choices=STUDIES,
+                        help="run only these studies (repeatable; default: all)")
+    parser.add_argument("--report_only", action="store_true",
+                        help="rewrite the page from cached results without running anything")
+    parser.add_argument("--out", default="docs/results.md")
+    parser.add_argument("--verbose", type=int, default=0)
+    args = parser.parse_args()
+    bench = common.Bench(args.workdir, verbose=args.verbose)
+    if not args.report_only:
+        for name in args.study or STUDIES:
+            start = time.perf_counter()
+            results = _study(name).run(bench)
+            with open(bench.path("results", f"study_{name}.json"), "w") as handle:
+                json.dump(results, handle, indent=2)
+            print(f"study {name}: {time.perf_counter() - start:.0f} s", flush=True)
+    import report
+
+    report.write(bench, args.out, " ".join(["python"] + sys.argv))
+
+
+if __name__ == "__main__":
+    main()

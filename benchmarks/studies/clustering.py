@@ -1,0 +1,82 @@
+"""Full-video clustering (seed 004, Table 1): TSM-ResNet-18 trained on 8, 16
+or all 32 frames, against temporal clustering of all 32 frames into g = 8 or
+16 clusters after res2 (cumulative, slope, and the uniform grouping of evenly
+spread segments). One centre clip per video at test, as TSM tests.
+"""
+
+from common import markdown_table, peak_memory_per_video, pyplot
+
+VIDEO_FRAMES = 32
+# key -> (method, frames sampled, stride, clusters)
+RUNS = {
+    "tsm_r18_8f": ("TSM", 8, 4, None),
+    "tsm_r18_16f": ("TSM", 16, 2, None),
+    "tsm_r18_all": ("TSM", 32, 1, None),
+    "tsm_r18_uniform8": ("uniform", 32, 1, 8),
+    "tsm_r18_slope8": ("slope", 32, 1, 8),
+    "tsm_r18_cumulative8": ("cumulative", 32, 1, 8),
+    "tsm_r18_uniform16": ("uniform", 32, 1, 16),
+    "tsm_r18_slope16": ("slope", 32, 1, 16),
+    "tsm_r18_cumulative16": ("cumulative", 32, 1, 16),
+}
+
+
+def _options(method, clusters):
+    if clusters is None:
+        return {}
+    return {"temporal_clustering": {"num_clusters": clusters, "method": method}}
+
+
+def run(bench):
+    data = bench.data(VIDEO_FRAMES)
+    results = {}
+    for key, (method, frames, stride, clusters) in RUNS.items():
+        options = _options(method, clusters)
+        row = bench.train_and_evaluate(key, "tsm_r18", data, frames=frames, stride=stride,
+                                       eval_clips=1, eval_crops=1, model_options=options)
+        spec = {"model": "tsm_r18", "options": options, "train": True,
+                "input_shape": [frames, bench.settings.crop_size, bench.settings.crop_size, 3]}
+        memory = bench.cached(f"{key}_memory",
+                              lambda spec=spec: {"train_mib_per_video": peak_memory_per_video(spec)})
+        results[key] = dict(row, **memory)
+    return results
+
+
+def _label(key):
+    method, frames, _, clusters = RUNS[key]
+    return method, "all (32)" if frames == VIDEO_FRAMES else str(frames), clusters or "-"
+
+
+def report(results, figures):
+    rows = []
+    for key in RUNS:
+        row = results[key]
+        rows.append(list(_label(key)) + [
+            f"{row['gflops_per_video']:.2f}", f"{row['train_mib_per_video']:.0f}",
+            f"{row['video_top1']:.3f}", f"{row['train_seconds']:.0f}"])
+    plot(results, f"{figures}/clustering_accuracy_vs_gflops.png")
+    return markdown_table(["model", "#frames", "#clusters", "GFLOPs/video:",
+                           "train memory MiB/video:", "top-1:", "train s:"], rows)
+
+
+def plot(results, path):
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    colours = {"TSM": "tab:gray", "uniform": "tab:orange", "slope": "tab:green",
+               "cumulative": "tab:blue"}
+    for key in RUNS:
+        method, frames, clusters = _label(key)
+        row = results[key]
+        axis.scatter(row["gflops_per_video"], 100 * row["video_top1"], color=colours[method],
+                     label=method if method != "TSM" or frames == "8" else None)
+        axis.annotate(f"{frames}f" if method == "TSM" else f"g={clusters}",
+                      (row["gflops_per_video"], 100 * row["video_top1"]), fontsize=7,
+                      textcoords="offset points", xytext=(4, 3))
+    axis.set_xlabel("GFLOPs per video")
+    axis.set_ylabel("top-1 (%)")
+    axis.set_title("TSM-R18: sub-sampling vs full-video clustering")
+    axis.legend(fontsize=7)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

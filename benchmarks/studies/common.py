@@ -1,0 +1,192 @@
+"""Shared machinery of the paper-reproduction studies (`benchmarks/reproduce.py`).
+
+Every study trains with `vidzoo.training.train` and evaluates with
+`vidzoo.training.evaluate`, on the embedded synthetic dataset, at a small
+scale. Results are cached as JSON under `workdir/results/`, and training runs
+resume from their checkpoints, so an interrupted reproduction picks up where
+it stopped.
+"""
+
+import dataclasses
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from vidzoo.tf_data.synthetic import make_dataset
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclasses.dataclass
+class Settings:
+    """The scale every study runs at (the defaults are what docs/results.md reports)."""
+
+    train_per_class: int = 24
+    val_per_class: int = 12
+    frames: int = 16  # clip length of the 3D CNNs
+    stride: int = 2
+    crop_size: int = 56
+    batch_size: int = 8
+    epochs: int = 15  # from-scratch training
+    finetune_epochs: int = 8  # SGS / SFC added to a trained model
+    lr: float = 0.01
+    eval_clips: int = 3
+    eval_crops: int = 1
+    seed: int = 0
+
+
+class Bench:
+    """Datasets, cached training runs and measurements under one `workdir`."""
+
+    def __init__(self, workdir, settings=None, verbose=0):
+        self.workdir = os.path.abspath(workdir)
+        self.settings = settings or Settings()
+        self.verbose = verbose
+        os.makedirs(self.path("results"), exist_ok=True)
+
+    def path(self, *parts):
+        return os.path.join(self.workdir, *parts)
+
+    def data(self, video_frames=32):
+        """The synthetic dataset with videos of `video_frames` frames at 64x64."""
+        s = self.settings
+        return make_dataset(self.path(f"data{video_frames}"), s.train_per_class,
+                            s.val_per_class, frames=video_frames, size=64, seed=s.seed)
+
+    def cached(self, key, compute):
+        """`compute()`'s JSON result, stored as results/<key>.json and reused."""
+        path = self.path("results", f"{key}.json")
+        if os.path.exists(path):
+            with open(path) as handle:
+                return json.load(handle)
+        start = time.perf_counter()
+        value = compute()
+        value["seconds"] = round(time.perf_counter() - start, 1)
+        with open(path + ".tmp", "w") as handle:
+            json.dump(value, handle, indent=2)
+        os.replace(path + ".tmp", path)
+        print(f"[{time.strftime('%H:%M:%S')}] {key}: {value['seconds']} s", flush=True)
+        return value
+
+    def train_and_evaluate(self, key, model, data, *, frames=None, stride=None, epochs=None,
+                           eval_clips=None, eval_crops=None, **train_options):
+        """Train `model` (a registry name) on `data` and evaluate it multi-view,
+        one clip per pass; returns a row of the figures the studies report."""
+        from vidzoo.training.evaluate import evaluate_run
+        from vidzoo.training.train import TrainConfig, train
+
+        s = self.settings
+        run_dir = self.path("runs", key)
+
+        def compute():
+            config = TrainConfig(
+                model=model, train=data["train"], val=data["val"], run_dir=run_dir,
+                epochs=epochs or s.epochs, batch_size=s.batch_size, lr=s.lr,
+                frames=frames or s.frames, stride=stride or s.stride, crop_size=s.crop_size,
+                seed=s.seed, verbose=self.verbose, **train_options)
+            summary = train(config)
+            evaluation = evaluate_run(run_dir, data["val"], eval_clips or s.eval_clips,
+                                      eval_crops or s.eval_crops, s.batch_size,
+                                      one_clip_per_pass=True)
+            # Keep model.keras (later studies start from it); drop the checkpoints.
+            shutil.rmtree(os.path.join(run_dir, "checkpoints"), ignore_errors=True)
+            return row_of(key, summary, evaluation)
+
+        return self.cached(key, compute)
+
+    def model_path(self, key):
+        return self.path("runs", key, "model.keras")
+
+
+def row_of(key, summary, evaluation):
+    """The figures a study table needs from a training summary and its evaluation."""
+    adaptive = evaluation["adaptive"]
+    return {
+        "key": key,
+        "model": summary["model"],
+        "parameters": summary["parameters"],
+        "train_seconds": summary["train_seconds"],
+        "final_train_top1": summary["final"].get("top1"),
+        "video_top1": evaluation["video_top1"],
+        "clip_top1": evaluation["clip_top1"],
+        "videos": evaluation["videos"],
+        "views_per_video": evaluation["views_per_video"],
+        "gflops_per_clip": evaluation["gflops_per_clip"],
+        "gflops_per_video": evaluation["gflops_per_video"],
+        "latency_ms": 1000.0 / evaluation["clips_per_second"],
+        "adaptive": adaptive,
+        "bad_videos": evaluation["bad_videos"],
+    }
+
+
+def peak_memory_per_video(spec, batches=(1, 3)):
+    """Marginal peak resident memory (MiB) per video of one training step or
+    forward pass, measured in fresh processes (`memory_probe.py`) at two batch
+    sizes: (peak(b2) - peak(b1)) / (b2 - b1), which cancels the fixed cost of
+    TensorFlow, the weights and the traced graph."""
+    peaks = []
+    for batch in batches:
+        command = [sys.executable, os.path.join(HERE, "memory_probe.py"), json.dumps(spec),
+                   str(batch)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        peaks.append(json.loads(output.strip().splitlines()[-1])["peak_mib"])
+    return (peaks[1] - peaks[0]) / (batches[1] - batches[0])
+
+
+def peak_rss_mib():
+    """This process's peak resident set size so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_calls(function, repeats, warmup=1):
+    """Median seconds of `function()` over `repeats` calls after `warmup` calls."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def machine():
+    """A one-line description of the machine the figures were measured on."""
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            names = [line.split(":", 1)[1].strip() for line in handle
+                     if line.startswith("model name")]
+        cpu = f"{names[0]} x{len(names)}" if names else cpu
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+
+
+def markdown_table(header, rows):
+    """A markdown table; `header` cells ending in ':' are right-aligned."""
+    names = [cell.rstrip(":") for cell in header]
+    aligns = ["---:" if cell.endswith(":") else "---" for cell in header]
+    lines = ["| " + " | ".join(names) + " |", "|" + "|".join(aligns) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt

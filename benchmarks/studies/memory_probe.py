@@ -1,0 +1,52 @@
+"""Peak resident memory of one training step (or forward pass) at one batch size.
+
+    python memory_probe.py '<spec json>' <batch>
+
+spec: {"model": registry name, "options": {...}, "input_shape": [T, H, W, 3],
+"train": bool, "sfc": optional {"split", "tau", "input_shape"}}. Run in a fresh
+process by `common.peak_memory_per_video`; prints {"peak_mib": ...}.
+"""
+
+import json
+import os
+import resource
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def build(spec):
+    import vidzoo.zoo as zoo
+
+    model = zoo.get_model(spec["model"], classes=4, input_shape=tuple(spec["input_shape"]),
+                          **spec.get("options", {}))
+    if spec.get("sfc"):
+        sfc = spec["sfc"]
+        model = zoo.insert_sfc(model, sfc["split"], sfc["tau"],
+                               input_shape=tuple(sfc["input_shape"]))
+    return model
+
+
+def main():
+    import keras
+    import numpy as np
+
+    spec, batch = json.loads(sys.argv[1]), int(sys.argv[2])
+    model = build(spec)
+    shape = tuple(model.inputs[0].shape[1:])
+    rng = np.random.default_rng(0)
+    video = rng.normal(size=(batch,) + shape).astype("float32")
+    labels = keras.utils.to_categorical(np.arange(batch) % 4, 4)
+    if spec.get("train", True):
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
+        for _ in range(2):
+            model.train_on_batch(video, labels)
+    else:
+        for _ in range(2):
+            model.predict_on_batch(video)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_mib": peak}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""MTConv (seed 003, Table VI a): MTNet-S with channel ratio r in {1, 0.875,
+0.75, 0.5}. r = 1 keeps only the local branch, a standard 3D convolution in
+the same backbone (the paper's reference point); X3D-S, whose blocks MTNet-S
+replaces, is trained alongside. 8-frame clips at stride 4 keep MTNet's cost
+(its GRUs and full 3x3x3 convs) within minutes per run on CPU.
+"""
+
+from common import markdown_table, pyplot
+
+FRAMES, STRIDE, EPOCHS = 8, 4, 12
+RATIOS = (1.0, 0.875, 0.75, 0.5)
+
+
+def run(bench):
+    data = bench.data(32)
+    results = {"X3D-S": bench.train_and_evaluate(
+        "x3d_s_8f", "x3d_s", data, frames=FRAMES, stride=STRIDE, epochs=EPOCHS, eval_clips=1)}
+    for ratio in RATIOS:
+        results[f"r={ratio:g}"] = bench.train_and_evaluate(
+            f"mtnet_s_r{ratio:g}", "mtnet_s", data, frames=FRAMES, stride=STRIDE, epochs=EPOCHS,
+            eval_clips=1, model_options={"ratio": ratio})
+    return results
+
+
+def _name(label):
+    if label == "X3D-S":
+        return "X3D-S (channelwise 3x3x3 bottlenecks)"
+    if label == "r=1":
+        return "MTNet-S, r = 1 (local branch only: standard 3D conv)"
+    return f"MTNet-S, r = {label[2:]}"
+
+
+def report(results, figures):
+    reference = results["r=1"]
+    rows = []
+    for label, row in results.items():
+        rows.append([_name(label), f"{row['parameters'] / 1e6:.2f}M",
+                     f"{100 * (row['parameters'] / reference['parameters'] - 1):+.0f}%",
+                     f"{row['gflops_per_clip']:.3f}",
+                     f"{100 * (row['gflops_per_clip'] / reference['gflops_per_clip'] - 1):+.0f}%",
+                     f"{row['video_top1']:.3f}", f"{row['latency_ms']:.0f}",
+                     f"{row['train_seconds']:.0f}"])
+    plot(results, f"{figures}/mtconv_ratio.png")
+    return markdown_table(["model", "params:", "params vs r=1:", "GFLOPs/clip:",
+                           "GFLOPs vs r=1:", "top-1:", "batch-1 latency ms:", "train s:"], rows)
+
+
+def plot(results, path):
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for label, row in results.items():
+        colour = "tab:gray" if label == "X3D-S" else "tab:blue"
+        axis.scatter(row["gflops_per_clip"], 100 * row["video_top1"], color=colour)
+        axis.annotate(label, (row["gflops_per_clip"], 100 * row["video_top1"]), fontsize=7,
+                      textcoords="offset points", xytext=(4, 3))
+    axis.set_xlabel("GFLOPs per clip (8x56x56)")
+    axis.set_ylabel("top-1 (%)")
+    axis.set_title("MTNet-S channel ratio r")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,155 @@
+"""SFC (seed 001, Tables 2-3): a frozen backbone with one pass of SFC over the
+whole video against 30-view dense sampling (10 clips x 3 crops).
+
+Videos are 64 frames long. The backbone (3D ResNet-18, 16-frame clips at
+stride 2) is trained from scratch and frozen; SFC goes between its res3 and
+res4 and sees all 64 frames at stride 1 in one pass, as the paper feeds the
+whole video at full frame rate to a backbone trained on strided clips. Only
+SFC is trained, on the same training videos (whole videos, random crops).
+"""
+
+import os
+
+import keras
+import tensorflow as tf
+
+from common import markdown_table, peak_memory_per_video, pyplot, time_calls
+
+VIDEO_FRAMES = 64
+BACKBONE = "resnet3d_18"
+SPLIT = "res3"
+TAUS = {"4/3": 4 / 3, "2": 2.0, "4": 4.0}
+
+
+def _one_hot(classes):
+    return lambda clip, label: (clip, tf.one_hot(label, classes))
+
+
+def train_sfc(bench, data, tau, run_dir):
+    """Insert SFC into the frozen trained backbone and train SFC alone; returns the model."""
+    from vidzoo.training import data as datasets
+    from vidzoo.zoo import insert_sfc
+
+    s = bench.settings
+    path = os.path.join(run_dir, "model.keras")
+    if os.path.exists(path):
+        return keras.saving.load_model(path)
+    keras.utils.set_random_seed(s.seed)
+    backbone = keras.saving.load_model(bench.model_path(f"{BACKBONE}_long"))
+    model = insert_sfc(backbone, SPLIT, tau,
+                       input_shape=(VIDEO_FRAMES, s.crop_size, s.crop_size, 3))
+    source = datasets.load_source(data["train"])
+    steps = source.num_videos // s.batch_size
+    schedule = keras.optimizers.schedules.CosineDecay(s.lr, steps * s.finetune_epochs)
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
+                  loss="categorical_crossentropy",
+                  metrics=[keras.metrics.CategoricalAccuracy(name="top1")])
+    config = datasets.clip_config(VIDEO_FRAMES, 1, s.crop_size)
+    train = datasets.dataset(source, "train", s.batch_size, config, seed=s.seed,
+                             drop_remainder=True)
+    train = train.map(_one_hot(len(source.class_names))).repeat()
+    model.fit(train, epochs=s.finetune_epochs, steps_per_epoch=steps, verbose=bench.verbose)
+    os.makedirs(run_dir, exist_ok=True)
+    model.save(path)
+    return model
+
+
+def _videos_per_second(model, views, frames, crop):
+    """Videos/s of one video's `views` clips in one batch (compiled predict)."""
+    batch = tf.random.normal((views, frames, crop, crop, 3))
+    return 1.0 / time_calls(lambda: model.predict_on_batch(batch), repeats=5)
+
+
+def _dense(bench, data):
+    """The frozen backbone alone: 30 views and a single centre view."""
+    from vidzoo.training.evaluate import evaluate_run
+
+    s = bench.settings
+    run_dir = bench.path("runs", f"{BACKBONE}_long")
+    model = keras.saving.load_model(bench.model_path(f"{BACKBONE}_long"))
+    rows = {}
+    for name, clips, crops in (("30 views (10x3)", 10, 3), ("1 view", 1, 1)):
+        result = evaluate_run(run_dir, data["val"], clips, crops, s.batch_size,
+                              output=os.path.join(run_dir, f"evaluation_{clips}x{crops}.json"))
+        views = clips * crops
+        spec = {"model": BACKBONE, "input_shape": [s.frames, s.crop_size, s.crop_size, 3],
+                "train": False}
+        rows[name] = {
+            "video_top1": result["video_top1"], "gflops_per_video": result["gflops_per_video"],
+            "videos_per_second": _videos_per_second(model, views, s.frames, s.crop_size),
+            "parameters": model.count_params(),
+            "inference_mib_per_video": views * peak_memory_per_video(spec, (views, 2 * views)),
+        }
+    return rows
+
+
+def _sfc_row(bench, data, label, tau):
+    from vidzoo.training.data import load_source
+    from vidzoo.training.evaluate import evaluate
+
+    s = bench.settings
+    model = train_sfc(bench, data, tau, bench.path("runs", f"sfc_tau{label.replace('/', '_')}"))
+    source = load_source(data["val"], load_source(data["train"]).class_names)
+    result = evaluate(model, source, VIDEO_FRAMES, 1, s.crop_size, 1, 1, s.batch_size)
+    spec = {"model": BACKBONE, "input_shape": [s.frames, s.crop_size, s.crop_size, 3],
+            "train": False, "sfc": {"split": SPLIT, "tau": tau,
+                                    "input_shape": [VIDEO_FRAMES, s.crop_size, s.crop_size, 3]}}
+    return {
+        "video_top1": result["video_top1"], "gflops_per_video": result["gflops_per_video"],
+        "videos_per_second": _videos_per_second(model, 1, VIDEO_FRAMES, s.crop_size),
+        "parameters": model.count_params(),
+        "inference_mib_per_video": peak_memory_per_video(spec),
+    }
+
+
+def run(bench):
+    data = bench.data(VIDEO_FRAMES)
+    backbone = bench.train_and_evaluate(f"{BACKBONE}_long", BACKBONE, data)
+    results = {"backbone": backbone}
+    results["dense"] = bench.cached("sfc_dense", lambda: _dense(bench, data))
+    for label, tau in TAUS.items():
+        results[f"sfc_{label}"] = bench.cached(
+            f"sfc_tau{label.replace('/', '_')}", lambda label=label, tau=tau: _sfc_row(
+                bench, data, label, tau))
+    return results
+
+
+def _rows(results):
+    rows = [(name, row) for name, row in results["dense"].items()]
+    rows += [(f"SFC, tau = {label}, 64 frames x 1", results[f"sfc_{label}"]) for label in TAUS]
+    return rows
+
+
+def report(results, figures):
+    dense = results["dense"]["30 views (10x3)"]
+    lines = []
+    for name, row in _rows(results):
+        lines.append([name, f"{row['parameters'] / 1e6:.2f}M", f"{row['video_top1']:.3f}",
+                      f"{row['gflops_per_video']:.2f}",
+                      f"{row['gflops_per_video'] / dense['gflops_per_video']:.3f}",
+                      f"{row['videos_per_second']:.2f}",
+                      f"{row['videos_per_second'] / dense['videos_per_second']:.1f}x",
+                      f"{row['inference_mib_per_video']:.0f}"])
+    plot(results, f"{figures}/sfc_accuracy_vs_gflops.png")
+    return markdown_table(["inference", "params:", "video top-1:", "GFLOPs/video:",
+                           "GFLOPs vs 30 views:", "videos/s:", "speed-up:",
+                           "peak MiB/video:"], lines)
+
+
+def plot(results, path):
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for name, row in _rows(results):
+        colour = "tab:blue" if name.startswith("SFC") else "tab:gray"
+        axis.scatter(row["gflops_per_video"], 100 * row["video_top1"], color=colour)
+        axis.annotate(name.split(",")[1].strip() if name.startswith("SFC") else name,
+                      (row["gflops_per_video"], 100 * row["video_top1"]), fontsize=7,
+                      textcoords="offset points", xytext=(4, 3))
+    axis.set_xscale("log")
+    axis.set_xlabel("GFLOPs per video (log)")
+    axis.set_ylabel("video top-1 (%)")
+    axis.set_title("Frozen 3D ResNet-18: SFC single pass vs dense views")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

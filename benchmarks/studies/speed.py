@@ -1,0 +1,166 @@
+"""Speed of the zoo on CPU: forward and training-step throughput of every
+non-adaptive model at its standard input, batch 1, and, in the same process
+and run, the PyTorch reference (torchvision's video models, where torchvision
+can be installed next to the CPU torch wheel) on the same input, as ratios.
+
+Forward: `predict_on_batch` (a compiled tf.function). Training step:
+`train_on_batch` with SGD and cross-entropy (forward, backward, update).
+Medians of REPEATS calls after one warm-up call (which traces the graph).
+"""
+
+import os
+
+import keras
+import numpy as np
+
+import vidzoo.zoo as zoo
+from common import markdown_table, pyplot, time_calls
+from vidzoo.training.flops import count_flops
+
+REPEATS = 3
+# vidzoo name -> torchvision.models.video constructor of the same architecture
+TORCH_REFERENCES = {"r3d_18": "r3d_18", "mc3_18": "mc3_18", "r2plus1d_18": "r2plus1d_18",
+                    "s3d_torchvision": "s3d"}
+
+
+def models():
+    return [name for name in zoo.list_models()
+            if not name.endswith(("_atfr", "_clustering"))]
+
+
+def _keras_speed(name):
+    keras.backend.clear_session()
+    model = zoo.get_model(name)
+    shape = tuple(model.inputs[0].shape[1:])
+    clip = np.random.default_rng(0).normal(size=(1,) + shape).astype("float32")
+    label = keras.utils.to_categorical([0], model.outputs[0].shape[-1])
+    forward = time_calls(lambda: model.predict_on_batch(clip), REPEATS)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
+    step = time_calls(lambda: model.train_on_batch(clip, label), REPEATS)
+    return {"input": list(shape), "parameters": int(model.count_params()),
+            "gflops": count_flops(model) / 1e9, "forward_clips_per_s": 1 / forward,
+            "train_clips_per_s": 1 / step}
+
+
+def torchvision_video_modules():
+    """torchvision's video model modules. The PyPI torchvision wheel's compiled
+    ops do not load with the CPU torch wheel (`operator torchvision::nms does
+    not exist`), and the video models do not use them, so when the normal
+    import fails, the model sources are imported under stub parent packages
+    that skip torchvision's `__init__` (which registers the ops)."""
+    import importlib
+    import sys
+    import types
+
+    try:
+        from torchvision.models.video import resnet, s3d
+        return resnet, s3d
+    except Exception:  # noqa: BLE001 - fall back to the model sources below
+        for name in [key for key in sys.modules if key.startswith("torchvision")]:
+            del sys.modules[name]
+    spec = importlib.util.find_spec("torchvision")
+    root = os.path.dirname(spec.origin)
+    for name, folder in (("torchvision", ""), ("torchvision.models", "models"),
+                         ("torchvision.models.video", "models/video")):
+        package = types.ModuleType(name)
+        package.__path__ = [os.path.join(root, folder)]
+        sys.modules[name] = package
+    return (importlib.import_module("torchvision.models.video.resnet"),
+            importlib.import_module("torchvision.models.video.s3d"))
+
+
+def _torch_speed(constructor, shape):
+    import torch
+
+    resnet, s3d = torchvision_video_modules()
+    model = getattr(s3d if constructor == "s3d" else resnet, constructor)()
+    clip = torch.randn((1, shape[3]) + tuple(shape[:3]))
+    label = torch.zeros(1, dtype=torch.long)
+
+    def forward():
+        with torch.no_grad():
+            model(clip)
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train_step():
+        optimizer.zero_grad()
+        loss_fn(model(clip), label).backward()
+        optimizer.step()
+
+    model.eval()
+    seconds = time_calls(forward, REPEATS)
+    model.train()
+    return {"forward_clips_per_s": 1 / seconds,
+            "train_clips_per_s": 1 / time_calls(train_step, REPEATS),
+            "torch": torch.__version__}
+
+
+def _torch_parameters(constructor):
+    resnet, s3d = torchvision_video_modules()
+    model = getattr(s3d if constructor == "s3d" else resnet, constructor)()
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def torch_available():
+    """None when torch and torchvision's video models load, else why not."""
+    try:
+        torchvision_video_modules()
+    except Exception as error:  # noqa: BLE001 - torch or torchvision not installed
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def run(bench):
+    missing_torch = torch_available()
+    results = {"torch_unavailable": missing_torch, "models": {}}
+    for name in models():
+        def measure(name=name):
+            row = _keras_speed(name)
+            if name in TORCH_REFERENCES and not missing_torch:
+                row["torch"] = _torch_speed(TORCH_REFERENCES[name], row["input"])
+                row["torch"]["parameters"] = _torch_parameters(TORCH_REFERENCES[name])
+            return row
+
+        results["models"][name] = bench.cached(f"speed_{name}", measure)
+    return results
+
+
+def report(results, figures):
+    rows = []
+    for name, row in results["models"].items():
+        reference = row.get("torch")
+        ratios = ["-", "-", "-", "-"]
+        if reference:
+            ratios = [f"{reference['forward_clips_per_s']:.2f}",
+                      f"{row['forward_clips_per_s'] / reference['forward_clips_per_s']:.2f}",
+                      f"{reference['train_clips_per_s']:.2f}",
+                      f"{row['train_clips_per_s'] / reference['train_clips_per_s']:.2f}"]
+        rows.append([name, "x".join(str(v) for v in row["input"][:3]),
+                     f"{row['parameters'] / 1e6:.2f}M", f"{row['gflops']:.2f}",
+                     f"{row['forward_clips_per_s']:.2f}", f"{row['train_clips_per_s']:.2f}",
+                     *ratios, f"{row['gflops'] * row['forward_clips_per_s']:.1f}"])
+    plot(results, f"{figures}/speed_forward.png")
+    return markdown_table(
+        ["model", "input (T x H x W)", "params:", "GFLOPs:", "forward clips/s:",
+         "train clips/s:", "torch forward clips/s:", "vidzoo/torch forward:",
+         "torch train clips/s:", "vidzoo/torch train:", "forward GMAC/s:"], rows)
+
+
+def plot(results, path):
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    for name, row in results["models"].items():
+        axis.scatter(row["gflops"], row["forward_clips_per_s"], color="tab:blue", s=12)
+        axis.annotate(name, (row["gflops"], row["forward_clips_per_s"]), fontsize=6,
+                      textcoords="offset points", xytext=(3, 2))
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("GFLOPs per clip at the standard input (log)")
+    axis.set_ylabel("forward clips/s, batch 1 (log)")
+    axis.set_title("vidzoo zoo on CPU (TensorFlow backend)")
+    axis.grid(alpha=0.3, which="both")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
