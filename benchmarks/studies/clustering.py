@@ -4,9 +4,10 @@ or all 32 frames, against temporal clustering of all 32 frames into g = 8 or
 spread segments). One centre clip per video at test, as TSM tests.
 """
 
-from common import markdown_table, peak_memory_per_video, pyplot
+from common import markdown_table, merged, peak_memory_per_video, pyplot
 
 VIDEO_FRAMES = 32
+EPOCHS = 10
 # key -> (method, frames sampled, stride, clusters)
 RUNS = {
     "tsm_r18_8f": ("TSM", 8, 4, None),
@@ -33,12 +34,12 @@ def run(bench):
     for key, (method, frames, stride, clusters) in RUNS.items():
         options = _options(method, clusters)
         row = bench.train_and_evaluate(key, "tsm_r18", data, frames=frames, stride=stride,
-                                       eval_clips=1, eval_crops=1, model_options=options)
+                                       epochs=EPOCHS, eval_clips=1, eval_crops=1, model_options=options)
         spec = {"model": "tsm_r18", "options": options, "train": True,
                 "input_shape": [frames, bench.settings.crop_size, bench.settings.crop_size, 3]}
         memory = bench.cached(f"{key}_memory",
                               lambda spec=spec: {"train_mib_per_video": peak_memory_per_video(spec)})
-        results[key] = dict(row, **memory)
+        results[key] = merged(row, memory)
     return results
 
 

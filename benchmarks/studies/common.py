@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -105,6 +104,13 @@ class Bench:
         return self.path("runs", key, "model.keras")
 
 
+def merged(row, extra):
+    """`row` with the figures of a follow-up measurement; their compute seconds add up."""
+    result = dict(row, **extra)
+    result["seconds"] = row.get("seconds", 0.0) + extra.get("seconds", 0.0)
+    return result
+
+
 def row_of(key, summary, evaluation):
     """The figures a study table needs from a training summary and its evaluation."""
     adaptive = evaluation["adaptive"]
@@ -138,11 +144,6 @@ def peak_memory_per_video(spec, batches=(1, 3)):
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         peaks.append(json.loads(output.strip().splitlines()[-1])["peak_mib"])
     return (peaks[1] - peaks[0]) / (batches[1] - batches[0])
-
-
-def peak_rss_mib():
-    """This process's peak resident set size so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def time_calls(function, repeats, warmup=1):

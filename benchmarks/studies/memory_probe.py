@@ -9,10 +9,20 @@ process by `common.peak_memory_per_video`; prints {"peak_mib": ...}.
 
 import json
 import os
-import resource
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process image. /proc's VmHWM, not
+    getrusage's ru_maxrss: Linux keeps ru_maxrss across execve, so a probe
+    started from a large parent would report the parent's peak."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("memory_probe: /proc/self/status has no VmHWM (Linux only).")
 
 
 def build(spec):
@@ -44,8 +54,7 @@ def main():
     else:
         for _ in range(2):
             model.predict_on_batch(video)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_mib": peak}))
+    print(json.dumps({"peak_mib": peak_rss_mib()}))
 
 
 if __name__ == "__main__":

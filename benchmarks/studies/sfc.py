@@ -19,6 +19,7 @@ VIDEO_FRAMES = 64
 BACKBONE = "resnet3d_18"
 SPLIT = "res3"
 TAUS = {"4/3": 4 / 3, "2": 2.0, "4": 4.0}
+SFC_EPOCHS = 4
 
 
 def _one_hot(classes):
@@ -40,7 +41,7 @@ def train_sfc(bench, data, tau, run_dir):
                        input_shape=(VIDEO_FRAMES, s.crop_size, s.crop_size, 3))
     source = datasets.load_source(data["train"])
     steps = source.num_videos // s.batch_size
-    schedule = keras.optimizers.schedules.CosineDecay(s.lr, steps * s.finetune_epochs)
+    schedule = keras.optimizers.schedules.CosineDecay(s.lr, steps * SFC_EPOCHS)
     model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
                   loss="categorical_crossentropy",
                   metrics=[keras.metrics.CategoricalAccuracy(name="top1")])
@@ -48,7 +49,7 @@ def train_sfc(bench, data, tau, run_dir):
     train = datasets.dataset(source, "train", s.batch_size, config, seed=s.seed,
                              drop_remainder=True)
     train = train.map(_one_hot(len(source.class_names))).repeat()
-    model.fit(train, epochs=s.finetune_epochs, steps_per_epoch=steps, verbose=bench.verbose)
+    model.fit(train, epochs=SFC_EPOCHS, steps_per_epoch=steps, verbose=bench.verbose)
     os.makedirs(run_dir, exist_ok=True)
     model.save(path)
     return model
