@@ -116,7 +116,7 @@ def run(bench):
 
 
 def _rows(results):
-    rows = [(name, row) for name, row in results["dense"].items()]
+    rows = [(name, row) for name, row in results["dense"].items() if isinstance(row, dict)]
     rows += [(f"SFC, tau = {label}, 64 frames x 1", results[f"sfc_{label}"]) for label in TAUS]
     return rows
 
