@@ -49,7 +49,13 @@ def main():
             print(f"study {name}: {time.perf_counter() - start:.0f} s", flush=True)
     import report
 
-    report.write(bench, args.out, " ".join(["python"] + sys.argv))
+    # The page names the command that produced the results, not a --report_only rerun.
+    command_file = bench.path("results", "command.txt")
+    if not args.report_only:
+        with open(command_file, "w") as handle:
+            handle.write(" ".join(["python"] + sys.argv))
+    with open(command_file) as handle:
+        report.write(bench, args.out, handle.read())
 
 
 if __name__ == "__main__":
