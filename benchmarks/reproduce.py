@@ -55,7 +55,7 @@ def main():
         with open(command_file, "w") as handle:
             handle.write(" ".join(["python"] + sys.argv))
     with open(command_file) as handle:
-        report.write(bench, args.out, handle.read())
+        report.write(bench, args.out, handle.read().strip())
 
 
 if __name__ == "__main__":
