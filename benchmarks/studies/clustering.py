@@ -4,7 +4,7 @@ or all 32 frames, against temporal clustering of all 32 frames into g = 8 or
 spread segments). One centre clip per video at test, as TSM tests.
 """
 
-from common import markdown_table, merged, peak_memory_per_video, pyplot
+from common import save_plot, markdown_table, merged, peak_memory_per_video, pyplot
 
 VIDEO_FRAMES = 32
 EPOCHS = 10
@@ -73,11 +73,6 @@ def plot(results, path):
         axis.annotate(f"{frames}f" if method == "TSM" else f"g={clusters}",
                       (row["gflops_per_video"], 100 * row["video_top1"]), fontsize=7,
                       textcoords="offset points", xytext=(4, 3))
-    axis.set_xlabel("GFLOPs per video")
-    axis.set_ylabel("top-1 (%)")
-    axis.set_title("TSM-R18: sub-sampling vs full-video clustering")
     axis.legend(fontsize=7)
-    axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axis, path, "GFLOPs per video", "top-1 (%)",
+              "TSM-R18: sub-sampling vs full-video clustering")

@@ -184,6 +184,17 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def save_plot(figure, axis, path, xlabel, ylabel, title):
+    """Label, grid and write a study's figure, then close it."""
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(alpha=0.3, which="both")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot().close(figure)
+
+
 def pyplot():
     import matplotlib
 

@@ -10,7 +10,7 @@ construction, like Something-Something in the paper and unlike Kinetics.
 import keras
 from keras import layers, ops
 
-from common import markdown_table, merged, pyplot
+from common import save_plot, markdown_table, merged, pyplot
 
 EPOCHS = 10
 MODELS = {"I3D": "i3d", "I2D": "i2d", "S3D": "s3d", "S3D-G": "s3d_g", "Fast-S3D": "fast_s3d"}
@@ -107,10 +107,5 @@ def plot(results, path):
         axis.scatter(row["gflops_per_clip"], 100 * backward, color="tab:red", marker="x")
         axis.annotate(label, (row["gflops_per_clip"], 100 * forward), fontsize=7,
                       textcoords="offset points", xytext=(4, 3))
-    axis.set_xlabel("GFLOPs per clip")
-    axis.set_ylabel("top-1 (%): o forward, x reversed")
-    axis.set_title("Inception family at 16x56x56")
-    axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axis, path, "GFLOPs per clip", "top-1 (%): o forward, x reversed",
+              "Inception family at 16x56x56")

@@ -5,7 +5,7 @@ replaces, is trained alongside. 8-frame clips at stride 4 keep MTNet's cost
 (its GRUs and full 3x3x3 convs) within minutes per run on CPU.
 """
 
-from common import markdown_table, pyplot
+from common import save_plot, markdown_table, pyplot
 
 FRAMES, STRIDE, EPOCHS = 8, 4, 8
 RATIOS = (1.0, 0.875)  # 0.5 was left out for time: 0.875 took 412 s to train
@@ -53,10 +53,5 @@ def plot(results, path):
         axis.scatter(row["gflops_per_clip"], 100 * row["video_top1"], color=colour)
         axis.annotate(label, (row["gflops_per_clip"], 100 * row["video_top1"]), fontsize=7,
                       textcoords="offset points", xytext=(4, 3))
-    axis.set_xlabel("GFLOPs per clip (8x56x56)")
-    axis.set_ylabel("top-1 (%)")
-    axis.set_title("MTNet-S channel ratio r")
-    axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axis, path, "GFLOPs per clip (8x56x56)", "top-1 (%)",
+              "MTNet-S channel ratio r")

@@ -13,7 +13,7 @@ import os
 import keras
 import tensorflow as tf
 
-from common import markdown_table, peak_memory_per_video, pyplot, time_calls
+from common import save_plot, markdown_table, peak_memory_per_video, pyplot, time_calls
 
 VIDEO_FRAMES = 64
 BACKBONE = "resnet3d_18"
@@ -147,10 +147,5 @@ def plot(results, path):
                       (row["gflops_per_video"], 100 * row["video_top1"]), fontsize=7,
                       textcoords="offset points", xytext=(4, 3))
     axis.set_xscale("log")
-    axis.set_xlabel("GFLOPs per video (log)")
-    axis.set_ylabel("video top-1 (%)")
-    axis.set_title("Frozen 3D ResNet-18: SFC single pass vs dense views")
-    axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axis, path, "GFLOPs per video (log)", "video top-1 (%)",
+              "Frozen 3D ResNet-18: SFC single pass vs dense views")

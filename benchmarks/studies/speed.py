@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 import vidzoo.zoo as zoo
-from common import markdown_table, pyplot, time_calls
+from common import save_plot, markdown_table, pyplot, time_calls
 from vidzoo.training.flops import count_flops
 
 REPEATS = 2
@@ -162,10 +162,5 @@ def plot(results, path):
                       textcoords="offset points", xytext=(3, 2))
     axis.set_xscale("log")
     axis.set_yscale("log")
-    axis.set_xlabel("GFLOPs per clip at the standard input (log)")
-    axis.set_ylabel("forward clips/s, batch 1 (log)")
-    axis.set_title("vidzoo zoo on CPU (TensorFlow backend)")
-    axis.grid(alpha=0.3, which="both")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_plot(figure, axis, path, "GFLOPs per clip at the standard input (log)", "forward clips/s, batch 1 (log)",
+              "vidzoo zoo on CPU (TensorFlow backend)")
