@@ -20,8 +20,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "studies"))
 
 import common  # noqa: E402
+import report  # noqa: E402
 
-STUDIES = ("atfr", "clustering", "sfc", "inception", "mtconv", "speed")
+STUDIES = tuple(report.TITLES)
 
 
 def _study(name):
@@ -47,8 +48,6 @@ def main():
             with open(bench.path("results", f"study_{name}.json"), "w") as handle:
                 json.dump(results, handle, indent=2)
             print(f"study {name}: {time.perf_counter() - start:.0f} s", flush=True)
-    import report
-
     # The page names the command that produced the results, not a --report_only rerun.
     command_file = bench.path("results", "command.txt")
     if not args.report_only:

@@ -32,11 +32,10 @@ def batched_top1(bench, data, key):
     largest B' with zero frames, and training sees such padded batches, so a
     clip's prediction depends on its batch; the one-clip-per-pass figure is the
     batch-independent one (see docs/results.md)."""
-    from vidzoo.training.data import load_source
-    from vidzoo.training.evaluate import evaluate, load_run
+    from vidzoo.training.evaluate import evaluate
 
-    model, config, classes = load_run(bench.path("runs", key))
-    result = evaluate(model, load_source(data["val"], classes), config["frames"],
+    model, config, source = bench.saved_run(key, data)
+    result = evaluate(model, source, config["frames"],
                       config["stride"], config["crop_size"], 1, 1, bench.settings.batch_size,
                       one_clip_per_pass=False)
     return {"batched_video_top1": result["video_top1"]}

@@ -100,6 +100,14 @@ class Bench:
 
         return self.cached(key, compute)
 
+    def saved_run(self, key, data):
+        """(model, config dict, validation Source) of the finished run `key`."""
+        from vidzoo.training.data import load_source
+        from vidzoo.training.evaluate import load_run
+
+        model, config, classes = load_run(self.path("runs", key))
+        return model, config, load_source(data["val"], classes)
+
     def model_path(self, key):
         return self.path("runs", key, "model.keras")
 

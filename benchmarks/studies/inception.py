@@ -52,12 +52,10 @@ def _training_batches(bench, data, config):
 
 def _evaluations(bench, data, key):
     """Top-1 forward and reversed, with the trained and the precise BN statistics."""
-    from vidzoo.training.data import load_source
-    from vidzoo.training.evaluate import load_run, evaluate
+    from vidzoo.training.evaluate import evaluate
 
     s = bench.settings
-    model, config, classes = load_run(bench.path("runs", key))
-    source = load_source(data["val"], classes)
+    model, config, source = bench.saved_run(key, data)
 
     def top1(network):
         return evaluate(network, source, config["frames"], config["stride"],

@@ -22,13 +22,10 @@ TAUS = {"4/3": 4 / 3, "2": 2.0, "4": 4.0}
 SFC_EPOCHS = 4
 
 
-def _one_hot(classes):
-    return lambda clip, label: (clip, tf.one_hot(label, classes))
-
-
 def train_sfc(bench, data, tau, run_dir):
     """Insert SFC into the frozen trained backbone and train SFC alone; returns the model."""
     from vidzoo.training import data as datasets
+    from vidzoo.training.train import _one_hot
     from vidzoo.zoo import insert_sfc
 
     s = bench.settings
