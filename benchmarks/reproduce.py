@@ -12,6 +12,7 @@ page from all cached results. A study is reported only once all its runs exist.
 """
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ import common  # noqa: E402
 import report  # noqa: E402
 
 STUDIES = tuple(report.TITLES)
+RUNS_FILE = "runs.json"
 
 
 def _study(name):
@@ -41,6 +43,7 @@ def main():
     parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args()
     bench = common.Bench(args.workdir, verbose=args.verbose)
+    runs = _load_runs(bench)
     if not args.report_only:
         for name in args.study or STUDIES:
             start = time.perf_counter()
@@ -48,13 +51,21 @@ def main():
             with open(bench.path("results", f"study_{name}.json"), "w") as handle:
                 json.dump(results, handle, indent=2)
             print(f"study {name}: {time.perf_counter() - start:.0f} s", flush=True)
-    # The page names the command that produced the results, not a --report_only rerun.
-    command_file = bench.path("results", "command.txt")
-    if not args.report_only:
-        with open(command_file, "w") as handle:
-            handle.write(" ".join(["python"] + sys.argv))
-    with open(command_file) as handle:
-        report.write(bench, args.out, handle.read().strip())
+            # The page names the command and date that produced each study.
+            runs[name] = {"command": " ".join(["python"] + sys.argv),
+                          "date": datetime.date.today().isoformat()}
+            with open(bench.path("results", RUNS_FILE), "w") as handle:
+                json.dump(runs, handle, indent=2)
+    report.write(bench, args.out, runs)
+
+
+def _load_runs(bench):
+    """{study: {"command", "date"}} of the runs that produced the cached results."""
+    path = bench.path("results", RUNS_FILE)
+    if not os.path.exists(path):
+        return {}
+    with open(path) as handle:
+        return json.load(handle)
 
 
 if __name__ == "__main__":

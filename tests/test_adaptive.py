@@ -58,3 +58,77 @@ def test_sgs_options_reach_the_layer():
                                                        verbose=0)
     assert outputs["predictions"].shape == (2, 3) and outputs["sgs"].shape == (2,)
     assert np.all((outputs["sgs"] >= 1) & (outputs["sgs"] <= 8))
+
+
+def _sgs_then_tail(masked):
+    """SGS (B = 8) then two conv-BN layers (the second with temporal stride 2)
+    and a global average, built with the zoo's helpers (`masked`) or with
+    plain Keras BatchNorm and pooling (the control)."""
+    import keras
+
+    from vidzoo.layers import SimilarityGuidedSampling
+    from vidzoo.zoo.common import batch_norm, conv3d, global_average_pool
+
+    def norm(x, name):
+        return batch_norm(x, name) if masked else keras.layers.BatchNormalization(name=name)(x)
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 8, 4))
+    x, _ = SimilarityGuidedSampling(return_active_bins=True, name="sgs")(inputs)
+    x = keras.layers.ReLU()(norm(conv3d(x, 6, 3, name="a"), "a_bn"))
+    x = keras.layers.ReLU()(norm(conv3d(x, 6, 3, 2, name="b"), "b_bn"))
+    pooled = (global_average_pool(x, "pool") if masked
+              else keras.layers.GlobalAveragePooling3D(name="pool")(x))
+    model = keras.Model(inputs, pooled)
+    sgs = model.get_layer("sgs")  # Delta_t = a_t * const for frames a_t + zero-mean noise
+    sgs.embed_hidden.set_weights([np.eye(4, dtype="float32"), np.zeros(4, "float32")])
+    sgs.embed_out.set_weights([np.ones((4, 8), "float32"), np.zeros(8, "float32")])
+    rng = np.random.default_rng(0)
+    for name in ("a_bn", "b_bn"):
+        bn = model.get_layer(name)
+        bn.moving_mean.assign(rng.normal(0, 0.5, 6))
+        bn.beta.assign(rng.normal(0, 0.5, 6))
+    return model
+
+
+def _clips_with_different_bins():
+    rng = np.random.default_rng(1)
+    levels = np.stack([np.ones(8), np.linspace(0.1, 1, 8), rng.uniform(0.2, 1, 8)])
+    noise = rng.normal(size=(3, 8, 8, 8, 4))
+    noise -= noise.mean(axis=(2, 3), keepdims=True)  # spatial mean of each frame = level
+    return (levels[:, :, None, None, None] + 0.3 * noise).astype("float32")
+
+
+def test_sgs_padding_does_not_change_any_clip():
+    """A clip's output is the same in a padded batch as alone, because the
+    zoo's BatchNorm and pooling after SGS ignore padded frames; the plain
+    layers (control) let the padding leak."""
+    clips = _clips_with_different_bins()
+    for masked in (True, False):
+        model = _sgs_then_tail(masked)
+        counts = np.asarray(model.get_layer("sgs")(clips)[1])
+        assert len(set(counts.tolist())) == 3, counts
+        batched = np.asarray(model(clips, training=False))
+        alone = np.concatenate([np.asarray(model(c[None], training=False)) for c in clips])
+        difference = np.abs(batched - alone).max()
+        if masked:
+            assert difference < 1e-5
+        else:
+            assert difference > 1e-2
+
+
+def test_zoo_atfr_model_predicts_each_clip_as_alone():
+    from zoo_checks import redundant_and_varied_clips
+
+    model = zoo.get_model("x3d_xs_atfr", input_shape=(8, 32, 32, 3), include_top=False,
+                          pooling="avg")
+    clips = redundant_and_varied_clips((8, 32, 32, 3))
+    bins = np.asarray(zoo.with_adaptive_outputs(model)(clips)["sgs"])
+    assert bins[0] < bins[1]
+    before_sgs = model.get_layer("res2").output
+    assert zoo.common.sgs_frames(before_sgs) is None
+    assert zoo.common.sgs_frames(model.get_layer("res3").output)[1] == 1
+    r3d = zoo.get_model("r3d_18_atfr", input_shape=(8, 32, 32, 3))  # temporal stride 2 per stage
+    assert zoo.common.sgs_frames(r3d.get_layer("res4").output)[1] == 4
+    alone = np.concatenate([np.asarray(model(c[None], training=False)) for c in clips])
+    np.testing.assert_allclose(np.asarray(model(clips, training=False)), alone, atol=1e-5)

@@ -8,8 +8,13 @@ import pytest
 import tensorflow as tf
 
 from layer_checks import random_video, run_standard_checks
-from vidzoo.layers import SimilarityGuidedSampling, similarity_guided_sampling
-from vidzoo.layers.sgs import kronecker_kernel_weights, linear_kernel_weights
+from vidzoo.layers import (
+    FrameMaskedBatchNormalization,
+    FrameMaskedGlobalAveragePooling3D,
+    SimilarityGuidedSampling,
+    similarity_guided_sampling,
+)
+from vidzoo.layers.sgs import kronecker_kernel_weights, linear_kernel_weights, valid_frames
 
 kernel_weights = {"linear": linear_kernel_weights, "kronecker": kronecker_kernel_weights}
 
@@ -213,3 +218,60 @@ def test_framework_checks(kernel, tmp_path):
         lambda: SimilarityGuidedSampling(kernel=kernel, return_active_bins=True),
         (2, 6, 4, 4, 5), tmp_path, trains=(kernel == "linear"),
     )
+
+
+# ---------------------------------------------------------------------------
+# Layers downstream of SGS: padded frames are ignored.
+
+
+def test_valid_frames_after_a_temporal_stride():
+    valid = valid_frames(np.array([1, 4, 5], "int32"), 3, temporal_stride=2)
+    np.testing.assert_array_equal(np.asarray(valid), [[1, 0, 0], [1, 1, 0], [1, 1, 1]])
+
+
+def _padded_batch():
+    """Two clips padded to 3 frames: clip 0 has B' = 1, clip 1 has B' = 3.
+    Padded frames hold 100 so any leak shows."""
+    x = np.array([[1.0, 100, 100], [2.0, 4.0, 8.0]], "float32")
+    return x[:, :, None, None, None] * np.ones((1, 1, 2, 1, 1), "float32"), np.array([1, 3])
+
+
+def test_masked_batch_norm_uses_real_frames_only():
+    features, counts = _padded_batch()
+    layer = FrameMaskedBatchNormalization(momentum=0.5, epsilon=0.0)
+    outputs = np.asarray(layer([features, counts], training=True))[..., 0, 0, 0]
+    real = np.array([1.0, 2.0, 4.0, 8.0])  # moments over these (each frame has 2 pixels)
+    mean, std = real.mean(), real.std()
+    np.testing.assert_allclose(outputs[0], [(1 - mean) / std, 0, 0], rtol=1e-5)
+    np.testing.assert_allclose(outputs[1], (np.array([2, 4, 8]) - mean) / std, rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), [0.5 * mean], rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), [0.5 + 0.5 * std ** 2], rtol=1e-5)
+    inference = np.asarray(layer([features, counts], training=False))[..., 0, 0, 0]
+    assert inference[0, 1] == 0 and inference[0, 2] == 0
+
+
+def test_masked_global_average_divides_by_real_frames():
+    features, counts = _padded_batch()
+    pooled = FrameMaskedGlobalAveragePooling3D()([features, counts])
+    np.testing.assert_allclose(np.asarray(pooled)[:, 0], [1.0, 14.0 / 3], rtol=1e-6)
+    strided = FrameMaskedGlobalAveragePooling3D(temporal_stride=2, keepdims=True)
+    # after stride 2, clip 1 (B' = 3) keeps ceil(3 / 2) = 2 frames of these 3
+    np.testing.assert_allclose(np.asarray(strided([features, counts]))[:, 0, 0, 0, 0],
+                               [1.0, 3.0], rtol=1e-6)
+
+
+def test_masked_layers_keras_round_trip(tmp_path):
+    import keras
+
+    features, counts = _padded_batch()
+    x = keras.Input((None, 2, 1, 1))
+    n = keras.Input((), dtype="int32")
+    y = FrameMaskedBatchNormalization(2, name="bn")([x, n])
+    y = FrameMaskedGlobalAveragePooling3D(2, name="pool")([y, n])
+    model = keras.Model([x, n], y)
+    model.get_layer("bn").moving_mean.assign([3.0])
+    model.save(tmp_path / "masked.keras")
+    loaded = keras.saving.load_model(tmp_path / "masked.keras")
+    assert isinstance(loaded.get_layer("bn"), FrameMaskedBatchNormalization)
+    assert loaded.get_layer("pool").temporal_stride == 2
+    np.testing.assert_allclose(loaded([features, counts]), model([features, counts]), rtol=1e-6)

@@ -1,6 +1,5 @@
 """Render docs/results.md (and its PNGs) from the cached study results."""
 
-import datetime
 import json
 import os
 
@@ -210,18 +209,19 @@ SECTIONS = {"atfr": atfr_section, "clustering": clustering_section, "sfc": sfc_s
             "inception": inception_section, "mtconv": mtconv_section, "speed": speed_section}
 
 
-def write(bench, out, command):
-    """Write `out` (docs/results.md) and its figures from every finished study."""
+def write(bench, out, runs):
+    """Write `out` (docs/results.md) and its figures from every finished study;
+    `runs` maps each study to the command and date that produced it."""
     figures = os.path.join(os.path.dirname(os.path.abspath(out)), "results")
     os.makedirs(figures, exist_ok=True)
     s = bench.settings
     parts = [
         "# Reproducing the papers' claims at small scale",
         "",
-        f"Measured on {datetime.date.today().isoformat()} on {common.machine()}, no GPU.",
-        "",
-        f"Command: `{command}` (from the repository root; rerunning it resumes from the "
-        "cached results in the work directory and rewrites this page).",
+        f"Measured on {common.machine()}, no GPU. Each section names the command "
+        "(run from the repository root) and the date that produced it; rerunning a "
+        "command resumes from the cached results in its work directory and rewrites "
+        "this page.",
         "",
         f"Data: the embedded synthetic dataset (`vidzoo.tf_data.synthetic`), 4 classes "
         f"(a glyph moving up/down/left/right, with inserted black, still and distractor "
@@ -242,7 +242,9 @@ def write(bench, out, command):
             missing.append(name)
             continue
         minutes = compute_seconds(results) / 60
-        parts += [f"## {title}", "", f"Compute: {minutes:.1f} min on this machine.", "",
+        run = runs.get(name, {"command": "unrecorded", "date": "unrecorded"})
+        parts += [f"## {title}", "", f"Measured {run['date']} with `{run['command']}`; "
+                  f"compute {minutes:.1f} min on this machine.", "",
                   SECTIONS[name](results, figures), ""]
     if missing:
         parts += ["## Not yet run", "", "Studies without results in the work directory: "

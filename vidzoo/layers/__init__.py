@@ -14,13 +14,20 @@ from vidzoo.layers.mtconv import (
     TripletCosineSelection,
 )
 from vidzoo.layers.sfc import BottleneckBlock3D, SelectiveFeatureCompression, TopKPooling
-from vidzoo.layers.sgs import SimilarityGuidedSampling, similarity_guided_sampling
+from vidzoo.layers.sgs import (
+    FrameMaskedBatchNormalization,
+    FrameMaskedGlobalAveragePooling3D,
+    SimilarityGuidedSampling,
+    similarity_guided_sampling,
+)
 from vidzoo.layers.temporal_clustering import TemporalClustering, temporal_clustering
 from vidzoo.layers.temporal_shift import TemporalShift, temporal_shift
 
 __all__ = [
     "BottleneckBlock3D",
     "DepthwiseConv3D",
+    "FrameMaskedBatchNormalization",
+    "FrameMaskedGlobalAveragePooling3D",
     "MTBlock",
     "MTConv",
     "SelectiveFeatureCompression",

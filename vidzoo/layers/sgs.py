@@ -294,3 +294,90 @@ class SimilarityGuidedSampling(layers.Layer):
             return_active_bins=self.return_active_bins,
         )
         return config
+
+
+# ---------------------------------------------------------------------------
+# Layers downstream of SGS: each clip keeps only its own B' frames.
+#
+# SGS pads every clip of a batch to the batch's largest B' with zero frames.
+# Left alone, those frames pass through BatchNorm (which turns them non-zero),
+# bleed into real frames through temporal convs and enter the global average,
+# so a clip's prediction would depend on the other clips of its batch and
+# batch-1 inference would not match training. Downstream of SGS the zoo uses
+# the two layers below: BatchNorm takes its moments over real frames only and
+# re-zeroes padded frames, and the global average divides by the real frames.
+# With symmetric ("torch") temporal padding, real frames stay a prefix of every
+# later feature map (ceil(B' / s) frames after a temporal stride s) and a clip
+# gives the same output in any batch as alone.
+
+
+def valid_frames(counts, frames, temporal_stride=1):
+    """(N, frames) bool: frame t holds data of a clip with B' = counts[n] after
+    a further temporal stride s, i.e. t < ceil(B' / s)."""
+    stride = int(temporal_stride)
+    lengths = (ops.cast(counts, "int32") + stride - 1) // stride
+    return ops.arange(frames, dtype="int32")[None, :] < lengths[:, None]
+
+
+def _frame_weights(counts, features, temporal_stride):
+    valid = valid_frames(counts, ops.shape(features)[1], temporal_stride)
+    return ops.cast(valid, features.dtype)[:, :, None, None, None]
+
+
+@keras.saving.register_keras_serializable(package="vidzoo")
+class FrameMaskedBatchNormalization(layers.BatchNormalization):
+    """BatchNormalization of `[features, counts]` downstream of SGS: training
+    moments use each clip's first ceil(B' / temporal_stride) frames only, and
+    the padded frames come out as zeros. Weights are BatchNormalization's."""
+
+    def __init__(self, temporal_stride=1, **kwargs):
+        super().__init__(**kwargs)
+        self.temporal_stride = int(temporal_stride)
+
+    def build(self, input_shape):
+        super().build(input_shape[0])
+        self.input_spec = None  # the base spec describes one input; this layer takes two
+
+    def call(self, inputs, training=None):
+        features, counts = inputs
+        weights = _frame_weights(counts, features, self.temporal_stride)
+        outputs = super().call(features, training=training, mask=weights[..., 0] > 0)
+        return outputs * ops.cast(weights, outputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(temporal_stride=self.temporal_stride)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="vidzoo")
+class FrameMaskedGlobalAveragePooling3D(layers.Layer):
+    """Global average of `[features, counts]` over each clip's real frames
+    (first ceil(B' / temporal_stride)) and all pixels."""
+
+    def __init__(self, temporal_stride=1, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.temporal_stride = int(temporal_stride)
+        self.keepdims = keepdims
+
+    def call(self, inputs):
+        features, counts = inputs
+        weights = _frame_weights(counts, features, self.temporal_stride)
+        total = ops.sum(features * weights, axis=(1, 2, 3), keepdims=self.keepdims)
+        pixels = ops.cast(ops.shape(features)[2] * ops.shape(features)[3], features.dtype)
+        frames = ops.sum(weights, axis=(1, 2, 3), keepdims=self.keepdims)
+        return total / ops.maximum(frames * pixels, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape[0]
+        if self.keepdims:
+            return (shape[0], 1, 1, 1, shape[-1])
+        return (shape[0], shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(temporal_stride=self.temporal_stride, keepdims=self.keepdims)
+        return config

@@ -15,7 +15,12 @@ import os
 import keras
 from keras import layers
 
-from vidzoo.layers import SimilarityGuidedSampling, TemporalClustering
+from vidzoo.layers import (
+    FrameMaskedBatchNormalization,
+    FrameMaskedGlobalAveragePooling3D,
+    SimilarityGuidedSampling,
+    TemporalClustering,
+)
 
 POOLINGS = (None, "avg", "max")
 
@@ -51,8 +56,48 @@ def conv3d(x, filters, kernel_size, strides=1, name=None, use_bias=False, paddin
                          groups=groups, name=name)(x)
 
 
+def sgs_frames(x):
+    """`(counts, temporal_stride)` when `x` is computed from the output of a
+    SimilarityGuidedSampling layer: its per-clip B' tensor and the temporal
+    stride applied since. None otherwise.
+
+    Walks `x`'s graph back along first inputs, so it is used while a model is
+    built; layers with a 3-element `strides` (convs, pools) contribute
+    strides[0].
+    """
+    stride = 1
+    while getattr(x, "_keras_history", None) is not None:
+        layer, node_index, _ = x._keras_history
+        node = layer._inbound_nodes[node_index]
+        if isinstance(layer, SimilarityGuidedSampling):
+            outputs = node.output_tensors
+            return (outputs[1], stride) if len(outputs) == 2 else None
+        strides = getattr(layer, "strides", None)
+        if isinstance(strides, (tuple, list)) and len(strides) == 3:
+            stride *= int(strides[0])
+        if not node.input_tensors:
+            return None
+        x = node.input_tensors[0]
+    return None
+
+
 def batch_norm(x, name, convention=TORCH_BN):
-    return layers.BatchNormalization(name=name, **convention)(x)
+    """BatchNormalization; downstream of SGS, its frame-masked version so
+    each clip's padded frames neither enter the moments nor leave non-zero."""
+    upstream = sgs_frames(x)
+    if upstream is None:
+        return layers.BatchNormalization(name=name, **convention)(x)
+    counts, stride = upstream
+    return FrameMaskedBatchNormalization(stride, name=name, **convention)([x, counts])
+
+
+def global_average_pool(x, name, keepdims=False):
+    """GlobalAveragePooling3D; downstream of SGS, over each clip's real frames."""
+    upstream = sgs_frames(x)
+    if upstream is None:
+        return layers.GlobalAveragePooling3D(keepdims=keepdims, name=name)(x)
+    counts, stride = upstream
+    return FrameMaskedGlobalAveragePooling3D(stride, keepdims, name=name)([x, counts])
 
 
 def conv_bn(x, filters, kernel_size, strides=1, name=None, activation="relu", **conv_kwargs):
@@ -144,7 +189,7 @@ def finish_model(inputs, input_tensor, features, *, name, include_top, pooling, 
         x = top(features)
         x = layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
     elif pooling == "avg":
-        x = layers.GlobalAveragePooling3D(name="avg_pool")(features)
+        x = global_average_pool(features, "avg_pool")
     elif pooling == "max":
         x = layers.GlobalMaxPooling3D(name="max_pool")(features)
     else:
@@ -161,7 +206,7 @@ def linear_classifier(dropout=0.0, classes=400, name="logits"):
     and PySlowFast's head."""
 
     def top(x):
-        x = layers.GlobalAveragePooling3D(name="head_pool")(x)
+        x = global_average_pool(x, "head_pool")
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout")(x)
         return layers.Dense(classes, name=name)(x)

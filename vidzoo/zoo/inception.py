@@ -30,6 +30,7 @@ from vidzoo.layers import SelfGating
 from vidzoo.zoo.common import (
     SLIM_BN,
     Stages,
+    batch_norm,
     check_application_args,
     conv3d,
     finish_model,
@@ -84,7 +85,7 @@ class _Builder:
 
     def _bn_relu(self, x, name):
         convention = TORCH_S3D_BN if self.torch else SLIM_BN
-        x = layers.BatchNormalization(name=f"{name}_bn", **convention)(x)
+        x = batch_norm(x, f"{name}_bn", convention)
         return layers.ReLU(name=f"{name}_relu")(x)
 
     def unit(self, x, filters, kernel, strides, name, separable=None):

@@ -26,6 +26,7 @@ from vidzoo.zoo.common import (
     check_application_args,
     conv_bn,
     finish_model,
+    global_average_pool,
     max_pool_torch,
     video_input,
 )
@@ -89,7 +90,7 @@ def fuse(slow, fast, alpha, kernel, name, resample):
 def slowfast_classifier(classes, dropout=0.5):
     def top(features):
         slow, fast = features
-        pooled = [layers.GlobalAveragePooling3D(name=f"head_pool_{p}")(x)
+        pooled = [global_average_pool(x, f"head_pool_{p}")
                   for p, x in (("slow", slow), ("fast", fast))]
         x = layers.Concatenate(name="head_concat")(pooled)
         if dropout:

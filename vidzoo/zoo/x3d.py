@@ -29,6 +29,7 @@ from vidzoo.zoo.common import (
     conv3d,
     conv_bn,
     finish_model,
+    global_average_pool,
     video_input,
 )
 from vidzoo.zoo.registry import register_model
@@ -82,7 +83,7 @@ def channelwise_conv(x, kernel_size, stride, name):
 def squeeze_excitation(x, ratio, name):
     channels = x.shape[-1]
     reduced = round_width(channels, ratio)
-    s = layers.GlobalAveragePooling3D(keepdims=True, name=f"{name}_pool")(x)
+    s = global_average_pool(x, f"{name}_pool", keepdims=True)
     s = layers.Conv3D(reduced, 1, activation="relu", name=f"{name}_reduce")(s)
     s = layers.Conv3D(channels, 1, activation="sigmoid", name=f"{name}_expand")(s)
     return layers.Multiply(name=f"{name}_scale")([x, s])
@@ -113,7 +114,7 @@ def x3d_stem(x, width):
 
 def x3d_classifier(classes, head_width=2048, dropout=0.5):
     def top(x):
-        x = layers.GlobalAveragePooling3D(keepdims=True, name="head_pool")(x)
+        x = global_average_pool(x, "head_pool", keepdims=True)
         x = layers.Conv3D(head_width, 1, use_bias=False, activation="relu", name="head_lin5")(x)
         x = layers.Flatten(name="head_flatten")(x)
         if dropout:
