@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from training_checks import cli_args, run_cli, start_cli, tiny_config, tiny_dataset, tiny_run
-from vidzoo.training.callbacks import Checkpointer
+from vidzoo.training.callbacks import Checkpointer, PreciseBatchNorm
 from vidzoo.training.train import TrainConfig, build_model, compile_model, make_optimizer
 
 
@@ -170,7 +170,7 @@ def test_trains_from_tfrecords_with_mixed_precision_and_label_smoothing(data, tm
     write_records(videos, str(tmp_path / "records" / "train"), num_shards=2, progress=False)
     summary = tiny_run(dict(data, train=str(tmp_path / "records" / "train-*")),
                        tmp_path / "run", model="x3d_xs", epochs=1, mixed_precision=True,
-                       label_smoothing=0.1)
+                       label_smoothing=0.1, precise_bn_batches=2)
     assert summary["steps_per_epoch"] == 2  # 8 decodable videos / batch 4
     assert np.isfinite(summary["final"]["loss"])
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
@@ -195,3 +195,23 @@ def test_init_from_copies_matching_layers_into_a_new_model(run, data):
             np.testing.assert_array_equal(mine, theirs)
     with pytest.raises(ValueError, match="neither a run directory"):
         transfer_weights(model, str(run_dir / "nothing"))
+
+
+def test_precise_batch_norm_averages_the_batch_statistics():
+    """Moving statistics become the mean over batches of each batch's mean and
+    (biased) variance, computed by hand here; momentum is restored."""
+    inputs = keras.Input((2, 3, 3, 1))
+    norm = keras.layers.BatchNormalization(momentum=0.999, name="bn")
+    model = keras.Model(inputs, norm(inputs))
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(loc, scale, (2, 2, 3, 3, 1)).astype("float32")
+               for loc, scale in ((0.0, 1.0), (3.0, 2.0), (-1.0, 0.5))]
+    dataset = tf.data.Dataset.from_tensor_slices(np.stack(batches)).map(lambda x: (x, 0))
+    callback = PreciseBatchNorm(dataset, num_batches=2)
+    callback.set_model(model)
+    callback.on_epoch_end(0)
+    np.testing.assert_allclose(norm.moving_mean.numpy(),
+                               [np.mean([b.mean() for b in batches[:2]])], rtol=1e-5)
+    np.testing.assert_allclose(norm.moving_variance.numpy(),
+                               [np.mean([b.var() for b in batches[:2]])], rtol=1e-5)
+    assert norm.momentum == 0.999

@@ -57,6 +57,10 @@ flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical dev
                      "(MirroredStrategy on a CPU machine).", lower_bound=0)
 flags.DEFINE_integer("checkpoint_steps", 0, "Also checkpoint every N steps (0: per epoch "
                      "only).", lower_bound=0)
+flags.DEFINE_integer("precise_bn_batches", 0, "train: at each epoch end, set BatchNorm "
+                     "statistics to their average over this many training batches (precise "
+                     "BN, as PySlowFast; 0: off). Worth it with TF-slim's BN decay of 0.999.",
+                     lower_bound=0)
 flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 0 silent, 1 progress bar, "
                      "2 one line per epoch.", lower_bound=0, upper_bound=2)
 # evaluate / export
@@ -134,7 +138,7 @@ def train():
         crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
         cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps,
         init_from=FLAGS.init_from, seed=FLAGS.seed,
-        verbose=FLAGS.verbose)
+        precise_bn_batches=FLAGS.precise_bn_batches, verbose=FLAGS.verbose)
     summary = run_train(config)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
 

@@ -11,6 +11,7 @@ import keras
 from keras import layers, ops
 
 from common import save_plot, markdown_table, merged, pyplot
+from vidzoo.training.callbacks import recompute_batch_norm_statistics
 
 EPOCHS = 10
 MODELS = {"I3D": "i3d", "I2D": "i2d", "S3D": "s3d", "S3D-G": "s3d_g", "Fast-S3D": "fast_s3d"}
@@ -21,22 +22,6 @@ def reversed_in_time(model):
     inputs = keras.Input(model.inputs[0].shape[1:])
     backwards = layers.Lambda(lambda clip: ops.flip(clip, axis=1), name="reverse_time")(inputs)
     return keras.Model(inputs, model(backwards), name=f"{model.name}_reversed")
-
-
-def recompute_batch_norm_statistics(model, batches):
-    """Precise BN (as in PySlowFast): set every BatchNorm's moving mean and
-    variance to the average of its batch statistics over `batches`. TF-slim's
-    decay of 0.999, which the Inception references use, leaves the moving
-    statistics mostly at their initial values after this study's 120 steps."""
-    norms = [layer for layer in model._flatten_layers()
-             if isinstance(layer, layers.BatchNormalization)]
-    momenta = [norm.momentum for norm in norms]
-    for count, batch in enumerate(batches, start=1):
-        for norm in norms:
-            norm.momentum = 1.0 - 1.0 / count  # a running mean of the batch statistics
-        model(batch, training=True)
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
 
 
 def _training_batches(bench, data, config):

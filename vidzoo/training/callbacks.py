@@ -1,5 +1,6 @@
-"""Keras callbacks of `vidzoo train`: checkpoints for resuming, and the
-statistics of adaptive models (B' histograms, GFLOPs per clip)."""
+"""Keras callbacks of `vidzoo train`: checkpoints for resuming, the
+statistics of adaptive models (B' histograms, GFLOPs per clip), precise
+BatchNorm statistics, and moving-statistics sync across workers."""
 
 import keras
 import numpy as np
@@ -96,6 +97,60 @@ class AdaptiveStats(keras.callbacks.Callback):
                 tf.summary.histogram(f"{name}/counts", value.astype("float32"))
             tf.summary.scalar("gflops_per_clip", stats["gflops_per_clip"])
         self._writer.flush()
+
+
+def recompute_batch_norm_statistics(model, batches):
+    """Precise BN (PySlowFast's PRECISE_BN): set every BatchNorm's moving mean
+    and variance to the average of its batch statistics over `batches` (clips,
+    or (clips, labels) pairs), taken with the model's current weights.
+
+    Each batch runs with momentum 0, so the moving statistics hold exactly that
+    batch's; they are averaged here. Returns the number of batches used.
+    """
+    norms = [layer for layer in model._flatten_layers()
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return 0
+    momenta = [norm.momentum for norm in norms]
+    sums = [[np.zeros(norm.moving_mean.shape), np.zeros(norm.moving_variance.shape)]
+            for norm in norms]
+    count = 0
+    try:
+        for norm in norms:
+            norm.momentum = 0.0
+        forward = tf.function(lambda clips: model(clips, training=True))
+        for batch in batches:
+            forward(batch[0] if isinstance(batch, (tuple, list)) else batch)
+            for total, norm in zip(sums, norms):
+                total[0] += np.asarray(norm.moving_mean.numpy(), "float64")
+                total[1] += np.asarray(norm.moving_variance.numpy(), "float64")
+            count += 1
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+    if count == 0:
+        raise ValueError("recompute_batch_norm_statistics: `batches` yielded no batch.")
+    for (mean, variance), norm in zip(sums, norms):
+        norm.moving_mean.assign(mean / count)
+        norm.moving_variance.assign(variance / count)
+    return count
+
+
+class PreciseBatchNorm(keras.callbacks.Callback):
+    """Recompute BatchNorm statistics at each epoch end over `num_batches`
+    training batches (`recompute_batch_norm_statistics`), before checkpoints
+    are written. Moving averages lag behind the weights, badly so with TF-slim's
+    decay of 0.999 on short runs; PySlowFast does this before every evaluation.
+    The epoch's own validation metrics still use the moving averages (Keras
+    validates before `on_epoch_end`)."""
+
+    def __init__(self, dataset, num_batches):
+        super().__init__()
+        self.dataset = dataset
+        self.num_batches = int(num_batches)
+
+    def on_epoch_end(self, epoch, logs=None):
+        recompute_batch_norm_statistics(self.model, self.dataset.take(self.num_batches))
 
 
 class SyncMovingStatistics(keras.callbacks.Callback):

@@ -43,6 +43,7 @@ from vidzoo.training import data as datasets
 from vidzoo.training.callbacks import (
     AdaptiveStats,
     Checkpointer,
+    PreciseBatchNorm,
     SyncMovingStatistics,
     optimizer_step,
 )
@@ -79,6 +80,7 @@ class TrainConfig:
     cpu_devices: int = 0
     checkpoint_steps: int = 0
     adaptive_clips: int = 16
+    precise_bn_batches: int = 0  # > 0: precise BN over this many batches per epoch
     init_from: str = None  # a run directory or .keras file to start from
     seed: int = 0
     verbose: int = 1
@@ -95,7 +97,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "frames", "stride", "crop_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1; got {getattr(self, name)}")
-        for name in ("steps_per_epoch", "checkpoint_steps", "adaptive_clips", "cpu_devices"):
+        for name in ("steps_per_epoch", "checkpoint_steps", "adaptive_clips", "cpu_devices",
+                     "precise_bn_batches"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0; got {getattr(self, name)}")
         if self.lr <= 0:
@@ -261,11 +264,16 @@ def _worker_dir(config, worker):
     return os.path.join(config.run_dir, "workers", str(worker.index))
 
 
-def _callbacks(model, config, run_dir, worker, probe):
-    callbacks = [Checkpointer(model, os.path.join(run_dir, "checkpoints"),
-                              config.checkpoint_steps)]
+def _callbacks(model, config, run_dir, worker, probe, train_data):
+    """In order: precise BN, then the cross-worker sync of its statistics, then
+    the checkpoint that saves them."""
+    callbacks = []
+    if config.precise_bn_batches:
+        callbacks.append(PreciseBatchNorm(train_data, config.precise_bn_batches))
     if worker.num_workers > 1:
-        callbacks.insert(0, SyncMovingStatistics(worker.strategy))
+        callbacks.append(SyncMovingStatistics(worker.strategy))
+    callbacks.append(Checkpointer(model, os.path.join(run_dir, "checkpoints"),
+                                  config.checkpoint_steps))
     logs = os.path.join(run_dir, "logs")
     if probe is not None:
         callbacks.append(AdaptiveStats(probe, os.path.join(logs, "adaptive")))
@@ -344,7 +352,7 @@ def train(config):
     probe = None
     if adaptive and config.adaptive_clips and worker.is_chief:
         probe = probe_clips(val_source or source, config, config.adaptive_clips)
-    callbacks = _callbacks(model, config, run_dir, worker, probe)
+    callbacks = _callbacks(model, config, run_dir, worker, probe, train_data)
     checkpointer = next(c for c in callbacks if isinstance(c, Checkpointer))
     checkpoint, start_epoch, start_step = _resume_point(checkpointer, model, steps_per_epoch)
     if checkpoint and config.verbose:
