@@ -71,7 +71,9 @@ def test_adaptive_gflops_follow_the_measured_b_prime(evaluated):
     candidates = np.stack([np.broadcast_to(base, (4, 32, 32, 3)),
                            np.stack([base * (t + 1) for t in range(4)]),
                            rng.random((4, 32, 32, 3), dtype=np.float32) * 4,
-                           np.stack([base * 0.2, base * 0.2, base * 3, base * 3])])
+                           np.stack([base * 0.2, base * 0.2, base * 3, base * 3]),
+                           np.stack([base * (t + 1) ** 3 for t in range(4)]),
+                           np.zeros((4, 32, 32, 3), np.float32)])
     bins = adaptive_counts(model, candidates)["sgs"].tolist()
     first = bins.index(min(bins))
     second = bins.index(max(bins))
