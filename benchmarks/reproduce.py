@@ -4,6 +4,7 @@ and write docs/results.md with tables and PNG plots (docs/results/).
     python benchmarks/reproduce.py --workdir /tmp/vidzoo_results
     python benchmarks/reproduce.py --workdir W --study atfr --study sfc
     python benchmarks/reproduce.py --workdir W --report_only
+    python benchmarks/reproduce.py --workdir W --study atfr --seeds 3
 
 Each study trains with `vidzoo.training` and caches every result as JSON in
 `workdir/results/`; training runs resume from checkpoints. Rerunning the same
@@ -40,9 +41,15 @@ def main():
     parser.add_argument("--report_only", action="store_true",
                         help="rewrite the page from cached results without running anything")
     parser.add_argument("--out", default="docs/results.md")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="training seeds per configuration of the ATFR study (tables "
+                             "add mean and sd of top-1)")
     parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args()
-    bench = common.Bench(args.workdir, verbose=args.verbose)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1; got {args.seeds}")
+    settings = common.Settings(seeds=args.seeds)
+    bench = common.Bench(args.workdir, settings, verbose=args.verbose)
     runs = _load_runs(bench)
     if not args.report_only:
         for name in args.study or STUDIES:

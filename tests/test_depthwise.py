@@ -1,8 +1,9 @@
-"""DepthwiseConv3D equals Conv3D(groups=C) with the same kernel."""
+"""DepthwiseConv3D equals Conv3D(groups=C) with the same kernel, forward and gradient."""
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from layer_checks import random_video, run_standard_checks
 from vidzoo.layers import DepthwiseConv3D
@@ -30,9 +31,79 @@ def test_hand_computed_temporal_sum():
     np.testing.assert_allclose(layer(x).numpy().ravel(), [210.0, 321.0, 32.0])
 
 
+def _grouped_reference(layer, x):
+    """Conv3D(groups=C) with the layer's kernel, after the layer's explicit padding."""
+    pads = layer._pads(x.shape[2], x.shape[3])
+    padded = keras.layers.ZeroPadding3D(pads)(x)
+    channels = x.shape[-1]
+    grouped = keras.layers.Conv3D(channels, layer.kernel_size, layer.strides, groups=channels,
+                                  use_bias=False)
+    grouped(padded)
+    grouped.set_weights([layer.kernel.numpy()])
+    return grouped, padded
+
+
+@pytest.mark.parametrize("size, stride, padding, kernel_size", [
+    ((7, 8), 1, "same", 3), ((7, 8), 2, "same", 3), ((8, 8), 2, "same", (1, 3, 3)),
+    ((9, 5), 3, "same", (5, 3, 3)), ((8, 8), 2, "valid", 3), ((7, 6), 1, "valid", (3, 1, 1)),
+])
+def test_explicit_gradient_matches_autodiff_of_grouped_conv(size, stride, padding, kernel_size):
+    # The layer's custom gradient (flipped-kernel input gradient, correlation
+    # kernel gradient) against TF's autodiff of Conv3D(groups=C).
+    x = tf.constant(random_video((2, 4) + size + (3,)))
+    layer = DepthwiseConv3D(kernel_size, stride, spatial_padding=padding)
+    outputs = layer(x)
+    grouped, _ = _grouped_reference(layer, x)
+    upstream = tf.constant(random_video(outputs.shape, seed=3))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = layer(x)
+        reference = grouped(keras.layers.ZeroPadding3D(layer._pads(*size))(x))
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+    for have, want in zip(tape.gradient(ours, [x, layer.kernel], output_gradients=upstream),
+                          tape.gradient(reference, [x, grouped.kernel], output_gradients=upstream)):
+        np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-4)
+
+
+def test_hand_computed_gradients():
+    # y_t = k0 x_{t-1} + k1 x_t + k2 x_{t+1} with zero padding and loss sum(g_t y_t):
+    # dL/dx_s = sum_t g_t k_{s-t+1};  dL/dk_j = sum_t g_t x_{t+j-1}.
+    x = tf.constant(np.array([1.0, 2.0, 3.0], "float32").reshape(1, 3, 1, 1, 1))
+    g = tf.constant(np.array([1.0, -1.0, 2.0], "float32").reshape(1, 3, 1, 1, 1))
+    layer = DepthwiseConv3D((3, 1, 1))
+    layer(x)
+    layer.kernel.assign(np.array([1.0, 10.0, 100.0], "float32").reshape(3, 1, 1, 1, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    grad_x, grad_k = tape.gradient(y, [x, layer.kernel], output_gradients=g)
+    # dL/dx: x0 <- g0 k1 + g1 k0; x1 <- g0 k2 + g1 k1 + g2 k0; x2 <- g1 k2 + g2 k1.
+    np.testing.assert_allclose(np.ravel(grad_x), [10 - 1, 100 - 10 + 2, -100 + 20])
+    # dL/dk0 = g1 x0 + g2 x1; dL/dk1 = sum g x; dL/dk2 = g0 x1 + g1 x2.
+    np.testing.assert_allclose(np.ravel(grad_k), [-1 + 4, 1 - 2 + 6, 2 - 3])
+
+
+def test_gradient_with_unknown_frame_count():
+    # Clip length is dynamic after SGS: the gradient must not need a static T.
+    layer = DepthwiseConv3D(3, 2)
+    call = tf.function(lambda v: tf.gradients(tf.reduce_sum(layer(v) ** 2), [v])[0],
+                       input_signature=[tf.TensorSpec((None, None, 8, 8, 3))])
+    x = random_video((1, 5, 8, 8, 3))
+    grad = call(x)
+    assert grad.shape == x.shape
+    assert np.all(np.isfinite(grad))
+
+
 def test_temporal_stride_rejected():
     with pytest.raises(ValueError, match="temporal stride 1"):
         DepthwiseConv3D(3, (2, 1, 1))
+    with pytest.raises(ValueError, match="equal spatial strides"):
+        DepthwiseConv3D(3, (1, 2, 1))
+
+
+def test_static_height_and_width_required():
+    with pytest.raises(ValueError, match="static height and width"):
+        DepthwiseConv3D(3)(keras.Input((4, None, None, 3)))
 
 
 def test_framework_checks(tmp_path):

@@ -5,10 +5,13 @@ trained baseline and fine-tuned (the paper plugs SGS into 3D CNNs; trained
 from scratch on this small dataset they are fragile, see the from-scratch
 row). Ablations on the 3D ResNet-18-like model: sampling kernel (Table 2),
 embedding dimension L (Table 3), similarity measure (Table 1's magnitude vs
-our distance-to-mean option) and placement (Table 6).
+our distance-to-mean option) and placement (Table 6). With settings.seeds > 1
+every configuration is trained that many times (training seeds 0, 1, ...,
+same data; each SGS run starts from the baseline of its seed), and the tables
+add the mean and standard deviation of top-1.
 """
 
-from common import markdown_table, merged, pyplot
+from common import format_mean_sd, markdown_table, merged, pyplot, repeat_key, with_repeats
 
 BACKBONES = {"3D ResNet-18": "resnet3d_18", "X3D-S": "x3d_s"}
 
@@ -47,20 +50,32 @@ def _with_batched(bench, data, row):
     return merged(row, extra)
 
 
+def _repeated(bench, train_one):
+    """with_repeats of `train_one(repeat)` over settings.seeds training seeds."""
+    return with_repeats([train_one(repeat) for repeat in range(bench.settings.seeds)])
+
+
+def _fine_tuned(bench, data, model, suffix, options, repeat):
+    """SGS added to the trained baseline of the same seed and fine-tuned."""
+    key = repeat_key(f"{model}_{suffix}", repeat)
+    row = bench.train_and_evaluate(
+        key, f"{model}_atfr", data, epochs=bench.settings.finetune_epochs,
+        init_from=bench.model_path(repeat_key(model, repeat)), repeat=repeat,
+        model_options={"sgs": dict(options)} if options else {})
+    return _with_batched(bench, data, row)
+
+
 def run(bench):
     data = bench.data(32)
     results = {}
     for label, model in BACKBONES.items():
-        baseline = bench.train_and_evaluate(model, model, data)
-        tuned = bench.train_and_evaluate(
-            f"{model}_sgs", f"{model}_atfr", data, epochs=bench.settings.finetune_epochs,
-            init_from=bench.model_path(model))
-        results[label] = {"baseline": baseline, "sgs": _with_batched(bench, data, tuned)}
+        baseline = _repeated(bench, lambda r: bench.train_and_evaluate(
+            repeat_key(model, r), model, data, repeat=r))
+        tuned = _repeated(bench, lambda r: _fine_tuned(bench, data, model, "sgs", {}, r))
+        results[label] = {"baseline": baseline, "sgs": tuned}
     results["ablations"] = {
-        f"{model}_{suffix}": _with_batched(bench, data, bench.train_and_evaluate(
-            f"{model}_{suffix}", f"{model}_atfr", data, epochs=bench.settings.finetune_epochs,
-            init_from=bench.model_path(model),
-            model_options={"sgs": dict(options)} if options else {}))
+        f"{model}_{suffix}": _repeated(
+            bench, lambda r: _fine_tuned(bench, data, model, suffix, options, r))
         for model, suffix, _, options in ABLATIONS}
     return results
 
@@ -85,7 +100,7 @@ def _main_rows(results):
             mean, frames_in, _ = _bins(row)
             base = results[label]["baseline"]["gflops_per_clip"]
             rows.append([name, f"{row['parameters'] / 1e6:.2f}M", f"{row['video_top1']:.3f}",
-                         _batched(row), f"{row['gflops_per_clip']:.3f}",
+                         format_mean_sd(row), _batched(row), f"{row['gflops_per_clip']:.3f}",
                          f"{100 * (1 - row['gflops_per_clip'] / base):.1f}%",
                          "-" if mean is None else f"{mean:.2f} of {frames_in}",
                          f"{row['latency_ms']:.1f}"])
@@ -98,7 +113,7 @@ def _ablation_rows(results):
         row = results["ablations"][f"{model}_{suffix}"]
         mean, frames_in, _ = _bins(row)
         label = "3D ResNet-18" if model == "resnet3d_18" else "X3D-S"
-        rows.append([label, what, f"{row['video_top1']:.3f}", _batched(row),
+        rows.append([label, what, f"{row['video_top1']:.3f}", format_mean_sd(row), _batched(row),
                      f"{row['gflops_per_clip']:.3f}", f"{mean:.2f} of {frames_in}",
                      f"{row['latency_ms']:.1f}"])
     return rows
@@ -126,9 +141,10 @@ def report(results, figures):
     """Markdown section; writes the B' histogram PNG into `figures`."""
     plot_histograms(results, f"{figures}/atfr_bins_histogram.png")
     main = markdown_table(
-        ["model", "params:", "top-1:", "top-1, batches of 8:", "GFLOPs/clip:", "GFLOPs saved:",
-         "mean B':", "batch-1 latency ms:"], _main_rows(results))
+        ["model", "params:", "top-1, seed 0:", "top-1, mean ± sd (seeds):", "top-1, batches of 8:",
+         "GFLOPs/clip:", "GFLOPs saved:", "mean B':", "batch-1 latency ms:"], _main_rows(results))
     ablation = markdown_table(
-        ["backbone + SGS, fine-tuned", "variant", "top-1:", "top-1, batches of 8:", "GFLOPs/clip:",
-         "mean B':", "batch-1 latency ms:"], _ablation_rows(results))
+        ["backbone + SGS, fine-tuned", "variant", "top-1, seed 0:", "top-1, mean ± sd (seeds):",
+         "top-1, batches of 8:", "GFLOPs/clip:", "mean B':", "batch-1 latency ms:"],
+        _ablation_rows(results))
     return main, ablation

@@ -38,7 +38,8 @@ class Settings:
     lr: float = 0.01
     eval_clips: int = 3
     eval_crops: int = 1
-    seed: int = 0
+    seed: int = 0  # the dataset's and the first training run's seed
+    seeds: int = 1  # training runs per configuration in the studies that repeat them
 
 
 class Bench:
@@ -75,9 +76,10 @@ class Bench:
         return value
 
     def train_and_evaluate(self, key, model, data, *, frames=None, stride=None, epochs=None,
-                           eval_clips=None, eval_crops=None, **train_options):
+                           eval_clips=None, eval_crops=None, repeat=0, **train_options):
         """Train `model` (a registry name) on `data` and evaluate it multi-view,
-        one clip per pass; returns a row of the figures the studies report."""
+        one clip per pass; returns a row of the figures the studies report.
+        `repeat` i > 0 trains with seed settings.seed + i (same data)."""
         from vidzoo.training.evaluate import evaluate_run
         from vidzoo.training.train import TrainConfig, train
 
@@ -89,7 +91,7 @@ class Bench:
                 model=model, train=data["train"], val=data["val"], run_dir=run_dir,
                 epochs=epochs or s.epochs, batch_size=s.batch_size, lr=s.lr,
                 frames=frames or s.frames, stride=stride or s.stride, crop_size=s.crop_size,
-                seed=s.seed, verbose=self.verbose, **train_options)
+                seed=s.seed + repeat, verbose=self.verbose, **train_options)
             summary = train(config)
             evaluation = evaluate_run(run_dir, data["val"], eval_clips or s.eval_clips,
                                       eval_crops or s.eval_crops, s.batch_size,
@@ -110,6 +112,32 @@ class Bench:
 
     def model_path(self, key):
         return self.path("runs", key, "model.keras")
+
+
+def repeat_key(key, repeat):
+    """The cache key of training repeat `repeat` (0 keeps the plain key)."""
+    return key if repeat == 0 else f"{key}_seed{repeat}"
+
+
+def with_repeats(rows, fields=("video_top1", "batched_video_top1", "gflops_per_clip")):
+    """rows[0] (the first seed's run, which the tables show in full) with
+    `repeats`: each run's `fields`; compute seconds of all runs add up."""
+    repeats = [{field: row[field] for field in fields if field in row} for row in rows]
+    result = dict(rows[0], repeats=repeats)
+    result["seconds"] = sum(row.get("seconds", 0.0) for row in rows)
+    return result
+
+
+def mean_and_sd(row, field="video_top1"):
+    """(mean, sample sd or None, n) of `field` over a row's training repeats."""
+    values = [run[field] for run in row.get("repeats", [row]) if field in run]
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return float(np.mean(values)), sd, len(values)
+
+
+def format_mean_sd(row, field="video_top1"):
+    mean, sd, n = mean_and_sd(row, field)
+    return f"{mean:.3f}" if sd is None else f"{mean:.3f} ± {sd:.3f} ({n})"
 
 
 def merged(row, extra):

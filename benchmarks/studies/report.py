@@ -86,31 +86,36 @@ def _atfr_accuracy(results):
     """Data-driven prose on batch independence and the accuracy claims."""
     r18, x3d = results["3D ResNet-18"], results["X3D-S"]
     rows = [r18["sgs"], x3d["sgs"]] + list(results["ablations"].values())
-    rows = list({row["key"]: row for row in rows}.values())
-    same = sum(abs(row["video_top1"] - row["batched_video_top1"]) < 1e-9 for row in rows)
+    runs = [run for row in {row["key"]: row for row in rows}.values()
+            for run in row.get("repeats", [row])]
+    same = sum(abs(run["video_top1"] - run["batched_video_top1"]) < 1e-9 for run in runs)
     ablation = results["ablations"]
-    by_l = ", ".join(f"L={dim}: {ablation[key]['video_top1']:.3f}" for dim, key in (
+    top1 = common.format_mean_sd
+    _, _, seeds = common.mean_and_sd(r18["baseline"])
+    by_l = ", ".join(f"L={dim}: {top1(ablation[key])}" for dim, key in (
         (1, "resnet3d_18_sgs_l1"), (4, "resnet3d_18_sgs_l4"), (8, "resnet3d_18_sgs"),
         (16, "resnet3d_18_sgs_l16")))
+    runs_text = ("single fine-tuning runs" if seeds == 1 else
+                 f"means ± standard deviations over {seeds} training seeds (in brackets) of "
+                 "fine-tuning runs")
     return (
         "**Batch independence.** SGS pads each clip to its batch's largest B' with zero "
         "frames; the zoo's BatchNorm and global pooling after SGS ignore them "
         "(docs/layers.md), so a clip's prediction does not depend on its batch: the two "
         f"top-1 columns (same views, one clip per pass vs 8 per batch) agree in {same} of "
-        f"{len(rows)} SGS runs. With plain BatchNorm and pooling the padding leaks into "
+        f"{len(runs)} SGS runs. With plain BatchNorm and pooling the padding leaks into "
         "every clip's output (tests/test_adaptive.py measures it).\n\n"
         "**What does not reproduce, and why.** The paper keeps accuracy while cutting "
-        f"GFLOPs. Here top-1 goes {r18['baseline']['video_top1']:.3f} -> "
-        f"{r18['sgs']['video_top1']:.3f} (3D ResNet-18) and "
-        f"{x3d['baseline']['video_top1']:.3f} -> {x3d['sgs']['video_top1']:.3f} (X3D-S). "
-        f"Kernel: linear {ablation['resnet3d_18_sgs']['video_top1']:.3f}, Kronecker "
-        f"{ablation['resnet3d_18_sgs_kronecker']['video_top1']:.3f} (paper: linear better). "
+        f"GFLOPs. Here top-1 goes {top1(r18['baseline'])} -> {top1(r18['sgs'])} (3D ResNet-18) "
+        f"and {top1(x3d['baseline'])} -> {top1(x3d['sgs'])} (X3D-S). "
+        f"Kernel: linear {top1(ablation['resnet3d_18_sgs'])}, Kronecker "
+        f"{top1(ablation['resnet3d_18_sgs_kronecker'])} (paper: linear better). "
         f"Embedding size: {by_l} (paper: L=8 best). Magnitude vs distance-to-mean: "
-        f"{ablation['resnet3d_18_sgs']['video_top1']:.3f} vs "
-        f"{ablation['resnet3d_18_sgs_distance']['video_top1']:.3f}. These are single "
-        "fine-tuning runs of 8 epochs on 96 videos, scored on 48 (one video is 2.1 points), "
-        "against the paper's 144k Mini-Kinetics clips; differences of a few videos are "
-        "noise, and our X3D-S baseline itself is weak after 15 epochs from scratch."
+        f"{top1(ablation['resnet3d_18_sgs'])} vs {top1(ablation['resnet3d_18_sgs_distance'])}. "
+        f"These are {runs_text} of 8 epochs on 96 videos, scored on 48 (one video is 2.1 "
+        "points), against the paper's 144k Mini-Kinetics clips; differences within a "
+        "standard deviation or two are noise, and our X3D-S baseline itself is weak after "
+        "15 epochs from scratch."
     )
 
 

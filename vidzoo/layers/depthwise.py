@@ -4,7 +4,16 @@ Keras `Conv3D(groups=C)` (X3D's and MTNet's 3x3x3 channelwise conv) runs on
 TF CPU through a slow XLA fallback. `DepthwiseConv3D` computes the same thing
 as a sum of depthwise 2D convolutions, one per temporal kernel offset, and
 stores its kernel in Conv3D(groups=C)'s layout (kt, kh, kw, 1, C) so weights
-move between the two unchanged. benchmarks/depthwise_benchmark.py measures it.
+move between the two unchanged.
+
+Its gradient is written out too (`keras.ops.custom_gradient`): autodiff of a
+depthwise 2D conv differentiates the input with TF's
+DepthwiseConv2dNativeBackpropInput, which on CPU is about 20x slower than the
+forward conv. The input gradient of a correlation is a correlation of the
+(zero-upsampled) output gradient with the flipped kernel, so we compute it
+with the same fast forward op; the kernel gradient is a depthwise correlation
+of the input with the output gradient as the filter.
+benchmarks/depthwise_benchmark.py measures forward and training step.
 """
 
 import keras
@@ -17,13 +26,103 @@ def _triple(value):
     return (value,) * 3 if isinstance(value, int) else tuple(value)
 
 
+def same_padding(size, kernel, stride):
+    """TF 'same' zero padding (before, after) of one spatial axis."""
+    outputs = -(-size // stride)
+    total = max((outputs - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def channelwise_correlation(x, kernel, pads, spatial_stride=1):
+    """Channelwise 3D correlation of zero-padded x (N, T, H, W, C), 'valid'.
+
+    kernel: (kt, kh, kw, 1, C); pads: ((t0, t1), (h0, h1), (w0, w1)); the
+    temporal stride is 1 and the spatial stride `spatial_stride`.
+    """
+    kt = kernel.shape[0]
+    padded = ops.pad(x, [(0, 0), *pads, (0, 0)])
+    frames = ops.shape(x)[1] + pads[0][0] + pads[0][1] - kt + 1
+    height, width, channels = padded.shape[2], padded.shape[3], padded.shape[4]
+    total = 0
+    for offset in range(kt):
+        window = ops.reshape(padded[:, offset : offset + frames], (-1, height, width, channels))
+        filters = ops.transpose(kernel[offset], (0, 1, 3, 2))  # (kh, kw, C, 1)
+        total = total + ops.depthwise_conv(window, filters, spatial_stride, padding="valid")
+    return ops.reshape(total, (-1, frames, total.shape[1], total.shape[2], channels))
+
+
+def _zero_upsample(x, stride, axis):
+    """Insert stride - 1 zeros between the entries of x along `axis` (H or W)."""
+    if stride == 1:
+        return x
+    interleaved = ops.stack([x] + [ops.zeros_like(x)] * (stride - 1), axis=axis + 1)
+    shape = list(ops.shape(x))
+    length = x.shape[axis]
+    shape[axis] = length * stride
+    upsampled = ops.reshape(interleaved, shape)
+    keep = [slice(None)] * len(x.shape)
+    keep[axis] = slice(0, (length - 1) * stride + 1)
+    return upsampled[tuple(keep)]
+
+
+def _input_gradient(upstream, kernel, pads, stride, input_hw):
+    """d loss / d x: the upsampled output gradient correlated with the flipped kernel."""
+    kt, kh, kw = kernel.shape[:3]
+    grad = _zero_upsample(_zero_upsample(upstream, stride, 2), stride, 3)
+    grad_pads = [pads[0][::-1]]
+    for (before, _), size, k, length in zip(pads[1:], input_hw, (kh, kw), grad.shape[2:4]):
+        grad_pads.append((k - 1 - before, size + k - 1 - (k - 1 - before) - length))
+    return channelwise_correlation(grad, ops.flip(kernel, axis=(0, 1, 2)), grad_pads)
+
+
+def _kernel_gradient(x, upstream, kernel_size, pads, stride):
+    """d loss / d kernel, summed over batch, frames and positions.
+
+    For each temporal offset, a depthwise 2D correlation whose "channels" are
+    (clip, frame, channel) triples: the padded input is the image and the
+    output gradient (dilated by the stride) is the filter.
+    """
+    kt, kh, kw = kernel_size
+    channels = x.shape[-1]
+    padded = ops.pad(x, [(0, 0), *pads, (0, 0)])
+    image = ops.transpose(padded, (2, 3, 0, 1, 4))  # (Hp, Wp, N, Tp, C)
+    frames = ops.shape(upstream)[1]
+    filters = ops.reshape(ops.transpose(upstream, (2, 3, 0, 1, 4)),
+                          (upstream.shape[2], upstream.shape[3], -1, 1))
+    per_offset = []
+    for offset in range(kt):
+        window = ops.reshape(image[:, :, :, offset : offset + frames],
+                             (1, image.shape[0], image.shape[1], -1))
+        products = ops.depthwise_conv(window, filters, 1, padding="valid",
+                                      dilation_rate=stride)[0, :kh, :kw]
+        per_offset.append(ops.sum(ops.reshape(products, (kh, kw, -1, channels)), axis=2))
+    return ops.expand_dims(ops.stack(per_offset), 3)
+
+
+def channelwise_conv3d(x, kernel, pads, stride):
+    """channelwise_correlation with the explicit gradient described above."""
+    kernel_size = tuple(kernel.shape[:3])
+    input_hw = tuple(x.shape[2:4])
+
+    @ops.custom_gradient
+    def forward(inputs, weights):
+        def gradient(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            return (_input_gradient(upstream, weights, pads, stride, input_hw),
+                    _kernel_gradient(inputs, upstream, kernel_size, pads, stride))
+
+        return channelwise_correlation(inputs, weights, pads, stride), gradient
+
+    return forward(x, kernel)
+
+
 @keras.saving.register_keras_serializable(package="vidzoo")
 class DepthwiseConv3D(layers.Layer):
-    """Channelwise Conv3D, 'same' padding; spatial strides only (temporal 1).
+    """Channelwise Conv3D, 'same' padding in time; spatial strides only (temporal 1).
 
     Args:
       kernel_size: (kt, kh, kw) or an int.
-      strides: (1, sh, sw) or an int applied to space.
+      strides: (1, sh, sw) or an int applied to space (sh == sw).
       use_bias: add a per-channel bias.
       spatial_padding: "same" (TF) or "valid"; time is always padded "same".
         PyTorch-defined models pad space symmetrically with ZeroPadding3D
@@ -35,8 +134,11 @@ class DepthwiseConv3D(layers.Layer):
         super().__init__(**kwargs)
         self.kernel_size = _triple(kernel_size)
         strides = _triple(strides) if not isinstance(strides, int) else (1, strides, strides)
-        if strides[0] != 1:
-            raise ValueError(f"DepthwiseConv3D supports temporal stride 1 only; got {strides}.")
+        if strides[0] != 1 or strides[1] != strides[2]:
+            raise ValueError(
+                "DepthwiseConv3D supports temporal stride 1 and equal spatial strides only; "
+                f"got {strides}."
+            )
         self.strides = strides
         self.use_bias = use_bias
         if spatial_padding not in ("same", "valid"):
@@ -48,7 +150,12 @@ class DepthwiseConv3D(layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
-        channels = check_video_shape(input_shape, type(self).__name__)[-1]
+        shape = check_video_shape(input_shape, type(self).__name__)
+        if shape[2] is None or shape[3] is None:
+            raise ValueError(
+                f"DepthwiseConv3D needs a static height and width; got input shape {input_shape}."
+            )
+        channels = shape[-1]
         self.kernel = self.add_weight(
             name="kernel", shape=self.kernel_size + (1, channels),
             initializer=self.kernel_initializer,
@@ -58,21 +165,18 @@ class DepthwiseConv3D(layers.Layer):
             if self.use_bias else None
         )
 
+    def _pads(self, height, width):
+        kt, kh, kw = self.kernel_size
+        temporal = ((kt - 1) // 2, kt - 1 - (kt - 1) // 2)
+        if self.spatial_padding == "valid":
+            return (temporal, (0, 0), (0, 0))
+        stride = self.strides[1]
+        return (temporal, same_padding(height, kh, stride), same_padding(width, kw, stride))
+
     def call(self, inputs):
-        kt = self.kernel_size[0]
-        before = (kt - 1) // 2
-        padded = ops.pad(inputs, [(0, 0), (before, kt - 1 - before), (0, 0), (0, 0), (0, 0)])
-        frames = ops.shape(inputs)[1]
-        height, width, channels = inputs.shape[2], inputs.shape[3], inputs.shape[4]
-        kernel = ops.cast(self.kernel, inputs.dtype)
-        total = 0
-        for offset in range(kt):
-            window = ops.reshape(padded[:, offset : offset + frames], (-1, height, width, channels))
-            filters = ops.transpose(kernel[offset], (0, 1, 3, 2))  # (kh, kw, C, 1)
-            total = total + ops.depthwise_conv(window, filters, self.strides[1:],
-                                                  padding=self.spatial_padding)
-        out_h, out_w = total.shape[1], total.shape[2]
-        outputs = ops.reshape(total, (-1, frames, out_h, out_w, channels))
+        kernel = ops.convert_to_tensor(ops.cast(self.kernel, inputs.dtype))
+        pads = self._pads(inputs.shape[2], inputs.shape[3])
+        outputs = channelwise_conv3d(inputs, kernel, pads, self.strides[1])
         if self.bias is not None:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         return outputs
