@@ -215,3 +215,36 @@ def test_precise_batch_norm_averages_the_batch_statistics():
     np.testing.assert_allclose(norm.moving_variance.numpy(),
                                [np.mean([b.var() for b in batches[:2]])], rtol=1e-5)
     assert norm.momentum == 0.999
+
+
+def test_trains_only_sfc_inside_the_frozen_init_from_model(run, data, tmp_path):
+    """`vidzoo train --sfc_split`: SFC goes into the init_from model (frozen,
+    BatchNorm statistics included) and is the only thing that trains; the run
+    evaluates like any other."""
+    from vidzoo.layers import SelectiveFeatureCompression
+    from vidzoo.training.evaluate import evaluate_run
+
+    run_dir, _ = run
+    donor = keras.saving.load_model(run_dir / "model.keras")
+    sfc_dir = tmp_path / "sfc"
+    done = run_cli(*cli_args(data, sfc_dir, model="x3d_xs", frames=8, stride=1, epochs=1,
+                             init_from=run_dir, sfc_split="res3", sfc_tau=2.0,
+                             precise_bn_batches=1))
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(sfc_dir / "summary.json") as handle:
+        assert json.load(handle)["initialized_from"]["layers"] > 10
+    model = keras.saving.load_model(sfc_dir / "model.keras")
+    sfc = model.get_layer("sfc")
+    assert isinstance(sfc, SelectiveFeatureCompression)
+    assert [w.name for w in model.trainable_weights] == [w.name for w in sfc.trainable_weights]
+    # Frozen backbone: kernels and BatchNorm moving statistics equal the donor's.
+    head, tail = model.layers[1], model.layers[3]
+    for part, name in ((head, "stem_spatial_conv"), (head, "res2_block1_a_bn"),
+                       (tail, "res5_block1_a_bn")):
+        for have, want in zip(part.get_layer(name).get_weights(),
+                              donor.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(have, want)
+    result = evaluate_run(str(sfc_dir), data["val"], 1, 1, 4)
+    assert result["videos"] == 4 and 0.0 <= result["video_top1"] <= 1.0
+    with pytest.raises(ValueError, match="sfc_split needs init_from"):
+        tiny_run(data, tmp_path / "no_init", model="x3d_xs", sfc_split="res3")

@@ -42,6 +42,10 @@ flags.DEFINE_string("val", None, "train: optional validation dataset (one clip p
                     "per epoch).")
 flags.DEFINE_string("init_from", None, "train: start from the weights of this run directory "
                     "or .keras file (layers matched by name and shape).")
+flags.DEFINE_string("sfc_split", None, "train: train only Selective Feature Compression, "
+                    "inserted at this stage (e.g. res3) of the --init_from model, which stays "
+                    "frozen; --frames/--stride set the long input SFC sees in one pass.")
+flags.DEFINE_float("sfc_tau", 2.0, "train: SFC's compression ratio (frames in / frames out).")
 flags.DEFINE_string("run_dir", None, "train/evaluate/export: the run directory.")
 flags.DEFINE_integer("stride", 2, "Temporal sampling stride of a clip.", lower_bound=1)
 flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0: videos // batch_size).",
@@ -137,7 +141,8 @@ def train():
         mixed_precision=FLAGS.mixed_precision, frames=_given("frames", 8), stride=FLAGS.stride,
         crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
         cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps,
-        init_from=FLAGS.init_from, seed=FLAGS.seed,
+        init_from=FLAGS.init_from, sfc_split=FLAGS.sfc_split, sfc_tau=FLAGS.sfc_tau,
+        seed=FLAGS.seed,
         precise_bn_batches=FLAGS.precise_bn_batches, verbose=FLAGS.verbose)
     summary = run_train(config)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))

@@ -5,7 +5,9 @@ Videos are 64 frames long. The backbone (3D ResNet-18, 16-frame clips at
 stride 2) is trained from scratch and frozen; SFC goes between its res3 and
 res4 and sees all 64 frames at stride 1 in one pass, as the paper feeds the
 whole video at full frame rate to a backbone trained on strided clips. Only
-SFC is trained, on the same training videos (whole videos, random crops).
+SFC is trained, on the same training videos (whole videos, random crops),
+with `vidzoo train --sfc_split res3 --sfc_tau TAU --init_from BACKBONE_RUN`
+(the library's recipe: SGD, warmup and cosine decay).
 """
 
 import os
@@ -20,36 +22,6 @@ BACKBONE = "resnet3d_18"
 SPLIT = "res3"
 TAUS = {"4/3": 4 / 3, "2": 2.0, "4": 4.0}
 SFC_EPOCHS = 4
-
-
-def train_sfc(bench, data, tau, run_dir):
-    """Insert SFC into the frozen trained backbone and train SFC alone; returns the model."""
-    from vidzoo.training import data as datasets
-    from vidzoo.training.train import _one_hot
-    from vidzoo.zoo import insert_sfc
-
-    s = bench.settings
-    path = os.path.join(run_dir, "model.keras")
-    if os.path.exists(path):
-        return keras.saving.load_model(path)
-    keras.utils.set_random_seed(s.seed)
-    backbone = keras.saving.load_model(bench.model_path(f"{BACKBONE}_long"))
-    model = insert_sfc(backbone, SPLIT, tau,
-                       input_shape=(VIDEO_FRAMES, s.crop_size, s.crop_size, 3))
-    source = datasets.load_source(data["train"])
-    steps = source.num_videos // s.batch_size
-    schedule = keras.optimizers.schedules.CosineDecay(s.lr, steps * SFC_EPOCHS)
-    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
-                  loss="categorical_crossentropy",
-                  metrics=[keras.metrics.CategoricalAccuracy(name="top1")])
-    config = datasets.clip_config(VIDEO_FRAMES, 1, s.crop_size)
-    train = datasets.dataset(source, "train", s.batch_size, config, seed=s.seed,
-                             drop_remainder=True)
-    train = train.map(_one_hot(len(source.class_names))).repeat()
-    model.fit(train, epochs=SFC_EPOCHS, steps_per_epoch=steps, verbose=bench.verbose)
-    os.makedirs(run_dir, exist_ok=True)
-    model.save(path)
-    return model
 
 
 def _videos_per_second(model, views, frames, crop):
@@ -82,18 +54,20 @@ def _dense(bench, data):
 
 
 def _sfc_row(bench, data, label, tau):
-    from vidzoo.training.data import load_source
-    from vidzoo.training.evaluate import evaluate
-
+    """Train SFC alone in the frozen backbone; its top-1 (one pass per video),
+    cost, speed and memory."""
     s = bench.settings
-    model = train_sfc(bench, data, tau, bench.path("runs", f"sfc_tau{label.replace('/', '_')}"))
-    source = load_source(data["val"], load_source(data["train"]).class_names)
-    result = evaluate(model, source, VIDEO_FRAMES, 1, s.crop_size, 1, 1, s.batch_size)
+    key = f"sfc_tau{label.replace('/', '_')}"
+    row = bench.train_and_evaluate(
+        f"{key}_run", BACKBONE, data, frames=VIDEO_FRAMES, stride=1, epochs=SFC_EPOCHS,
+        eval_clips=1, eval_crops=1, init_from=bench.model_path(f"{BACKBONE}_long"),
+        sfc_split=SPLIT, sfc_tau=tau)
+    model = keras.saving.load_model(bench.model_path(f"{key}_run"))
     spec = {"model": BACKBONE, "input_shape": [s.frames, s.crop_size, s.crop_size, 3],
             "train": False, "sfc": {"split": SPLIT, "tau": tau,
                                     "input_shape": [VIDEO_FRAMES, s.crop_size, s.crop_size, 3]}}
     return {
-        "video_top1": result["video_top1"], "gflops_per_video": result["gflops_per_video"],
+        "video_top1": row["video_top1"], "gflops_per_video": row["gflops_per_video"],
         "videos_per_second": _videos_per_second(model, 1, VIDEO_FRAMES, s.crop_size),
         "parameters": model.count_params(),
         "inference_mib_per_video": peak_memory_per_video(spec),

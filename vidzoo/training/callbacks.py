@@ -105,10 +105,11 @@ def recompute_batch_norm_statistics(model, batches):
     or (clips, labels) pairs), taken with the model's current weights.
 
     Each batch runs with momentum 0, so the moving statistics hold exactly that
-    batch's; they are averaged here. Returns the number of batches used.
+    batch's; they are averaged here. Frozen BatchNorms (trainable False, e.g.
+    the backbone around SFC) are left alone. Returns the number of batches used.
     """
     norms = [layer for layer in model._flatten_layers()
-             if isinstance(layer, keras.layers.BatchNormalization)]
+             if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
     if not norms:
         return 0
     momenta = [norm.momentum for norm in norms]

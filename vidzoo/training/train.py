@@ -82,6 +82,8 @@ class TrainConfig:
     adaptive_clips: int = 16
     precise_bn_batches: int = 0  # > 0: precise BN over this many batches per epoch
     init_from: str = None  # a run directory or .keras file to start from
+    sfc_split: str = None  # train only SFC, inserted at this stage of the frozen init_from model
+    sfc_tau: float = 2.0  # SFC's compression ratio T / T'
     seed: int = 0
     verbose: int = 1
 
@@ -111,6 +113,11 @@ class TrainConfig:
             problems.append(f"crop_size must be >= 32 pixels; got {self.crop_size}")
         if not self.run_dir:
             problems.append("run_dir is required")
+        if self.sfc_split and not self.init_from:
+            problems.append("sfc_split needs init_from: SFC is trained on a trained backbone, "
+                            "which stays frozen")
+        if self.sfc_split and self.sfc_tau <= 1:
+            problems.append(f"sfc_tau must be > 1 (frames in / frames out); got {self.sfc_tau}")
         if problems:
             raise ValueError("train: " + "; ".join(problems) + ".")
 
@@ -134,6 +141,19 @@ def build_model(config, num_classes):
     shape = (config.frames, config.crop_size, config.crop_size, 3)
     return zoo.get_model(config.model, classes=num_classes, input_shape=shape,
                          **config.model_options)
+
+
+def build_initialized_model(config, num_classes, resuming):
+    """build_model with init_from's weights (unless resuming, when the
+    checkpoint restores everything), then SFC inserted into the frozen model
+    when config.sfc_split is set. Returns (model, names of the copied layers)."""
+    model = build_model(config, num_classes)
+    copied = []
+    if config.init_from and not resuming:
+        copied = transfer_weights(model, config.init_from)
+    if config.sfc_split:
+        model = zoo.insert_sfc(model, config.sfc_split, config.sfc_tau)
+    return model, copied
 
 
 def transfer_weights(model, source):
@@ -332,10 +352,8 @@ def train(config):
         keras.config.set_dtype_policy("mixed_float16")
     try:
         with worker.strategy.scope():
-            model = build_model(config, classes)
             resuming = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-            copied = (transfer_weights(model, config.init_from)
-                      if config.init_from and not resuming else [])
+            model, copied = build_initialized_model(config, classes, resuming)
             compile_model(model, config, total_steps, steps_per_epoch)
             if worker.num_workers > 1:
                 _build_for_multi_worker(model, config, classes)
