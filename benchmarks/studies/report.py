@@ -237,13 +237,28 @@ def speed_section(results, figures):
     else:
         lines.append(
             "- PyTorch reference: torchvision 0.28.0's video model definitions on torch "
-            "2.13.0 (CPU wheel), same input and batch, timed in the same process and run. "
-            "A ratio above 1 means vidzoo (TensorFlow backend) is faster.")
+            "2.13.0 (CPU wheel), same input and batch, timed in the same process and run "
+            "(each model in a fresh process). A ratio above 1 means vidzoo (TensorFlow "
+            "backend) is faster.")
     lines.append("- Every zoo model except the adaptive variants (their cost depends on the "
                  "clip; see the ATFR and clustering sections). Batch 1, default (standard) "
                  f"input of each model, 400 classes; medians of {speed.REPEATS} calls after a "
                  "warm-up call.")
+    lines.append(_step_cost(results["models"]))
     return "\n".join(lines)
+
+
+def _step_cost(models):
+    """Training step time / forward time, X3D (channelwise convs) vs the rest."""
+    ratio = {name: row["forward_clips_per_s"] / row["train_clips_per_s"]
+             for name, row in models.items()}
+    x3d = sorted(ratio[name] for name in ratio if name.startswith("x3d"))
+    others = sorted(value for name, value in ratio.items() if not name.startswith("x3d"))
+    return (f"- Training step / forward time: X3D {x3d[0]:.1f}-{x3d[-1]:.1f}x, the other "
+            f"models {others[0]:.1f}-{others[-1]:.1f}x (median "
+            f"{others[len(others) // 2]:.1f}x). X3D's channelwise 3x3x3 convs use "
+            "DepthwiseConv3D's explicit gradient; TF's own gradient of the depthwise conv "
+            "made the step ~10x the forward pass (docs/depthwise_benchmark.md).")
 
 
 SECTIONS = {"atfr": atfr_section, "clustering": clustering_section, "sfc": sfc_section,

@@ -6,9 +6,15 @@ can be installed next to the CPU torch wheel) on the same input, as ratios.
 Forward: `predict_on_batch` (a compiled tf.function). Training step:
 `train_on_batch` with SGD and cross-entropy (forward, backward, update).
 Medians of REPEATS calls after one warm-up call (which traces the graph).
+Each model is measured in its own Python process (`python speed.py MODEL`):
+TensorFlow keeps the memory of every model built before, and X3D-XL's
+training step alone needs about half of a 24 GiB machine.
 """
 
+import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -108,17 +114,29 @@ def torch_available():
     return None
 
 
+def measure(name, with_torch):
+    """One model's speed row, with the PyTorch reference's when it has one."""
+    row = _keras_speed(name)
+    if with_torch and name in TORCH_REFERENCES:
+        row["torch"] = _torch_speed(TORCH_REFERENCES[name], row["input"])
+    return row
+
+
+def measure_in_fresh_process(name, with_torch):
+    command = [sys.executable, os.path.abspath(__file__), name, str(int(with_torch))]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"speed of {name} failed (exit {done.returncode}): "
+                           f"{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run(bench):
     missing_torch = torch_available()
     results = {"torch_unavailable": missing_torch, "models": {}}
     for name in models():
-        def measure(name=name):
-            row = _keras_speed(name)
-            if name in TORCH_REFERENCES and not missing_torch:
-                row["torch"] = _torch_speed(TORCH_REFERENCES[name], row["input"])
-            return row
-
-        results["models"][name] = bench.cached(f"speed_{name}", measure)
+        results["models"][name] = bench.cached(
+            f"speed_{name}", lambda name=name: measure_in_fresh_process(name, not missing_torch))
     return results
 
 
@@ -154,3 +172,7 @@ def plot(results, path):
     axis.set_yscale("log")
     save_plot(figure, axis, path, "GFLOPs per clip at the standard input (log)", "forward clips/s, batch 1 (log)",
               "vidzoo zoo on CPU (TensorFlow backend)")
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(sys.argv[1], with_torch=sys.argv[2] == "1")))
