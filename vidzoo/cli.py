@@ -142,8 +142,7 @@ def train():
         crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
         cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps,
         init_from=FLAGS.init_from, sfc_split=FLAGS.sfc_split, sfc_tau=FLAGS.sfc_tau,
-        seed=FLAGS.seed,
-        precise_bn_batches=FLAGS.precise_bn_batches, verbose=FLAGS.verbose)
+        seed=FLAGS.seed, precise_bn_batches=FLAGS.precise_bn_batches, verbose=FLAGS.verbose)
     summary = run_train(config)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
 

@@ -1,6 +1,6 @@
 """Channelwise 3D convolution, fast on TensorFlow CPU.
 
-Keras `Conv3D(groups=C)` (X3D's and MTNet's 3x3x3 channelwise conv) runs on
+Keras `Conv3D(groups=C)` (X3D's 3x3x3 channelwise conv) runs on
 TF CPU through a slow XLA fallback. `DepthwiseConv3D` computes the same thing
 as a sum of depthwise 2D convolutions, one per temporal kernel offset, and
 stores its kernel in Conv3D(groups=C)'s layout (kt, kh, kw, 1, C) so weights
@@ -67,11 +67,12 @@ def _zero_upsample(x, stride, axis):
 
 def _input_gradient(upstream, kernel, pads, stride, input_hw):
     """d loss / d x: the upsampled output gradient correlated with the flipped kernel."""
-    kt, kh, kw = kernel.shape[:3]
+    kh, kw = kernel.shape[1:3]
     grad = _zero_upsample(_zero_upsample(upstream, stride, 2), stride, 3)
     grad_pads = [pads[0][::-1]]
     for (before, _), size, k, length in zip(pads[1:], input_hw, (kh, kw), grad.shape[2:4]):
-        grad_pads.append((k - 1 - before, size + k - 1 - (k - 1 - before) - length))
+        # Pad so the 'valid' correlation yields `size` outputs: k - 1 + size - length in all.
+        grad_pads.append((k - 1 - before, size + before - length))
     return channelwise_correlation(grad, ops.flip(kernel, axis=(0, 1, 2)), grad_pads)
 
 
