@@ -42,8 +42,8 @@ def main():
                         help="rewrite the page from cached results without running anything")
     parser.add_argument("--out", default="docs/results.md")
     parser.add_argument("--seeds", type=int, default=1,
-                        help="training seeds per configuration of the ATFR study (tables "
-                             "add mean and sd of top-1)")
+                        help="training runs per configuration (seeds 0, 1, ...; tables add "
+                             "the mean and sd of top-1)")
     parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args()
     if args.seeds < 1:

@@ -1,5 +1,6 @@
 """MTNet: X3D's skeleton with MTBlocks in place of its residual blocks."""
 
+import keras
 import pytest
 
 import vidzoo.zoo as zoo
@@ -22,6 +23,19 @@ def test_mtnet_keeps_x3d_stem_widths_and_head():
     assert _non_block_params(mtnet) == _non_block_params(x3d)
     for stage in ("res2", "res3", "res4", "res5", "conv5"):
         assert mtnet.get_layer(stage).output.shape == x3d.get_layer(stage).output.shape
+
+
+def _batch_norm_conventions(model):
+    return {(layer.momentum, layer.epsilon) for layer in model._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization)}
+
+
+def test_every_batch_norm_follows_the_x3d_skeleton_convention():
+    # Keras' default momentum (0.99) inside the MTConvs left the moving
+    # statistics near their initial values after a short training run.
+    mtnet = zoo.MTNet_S(input_shape=(4, 32, 32, 3))
+    x3d = zoo.X3D_S(input_shape=(4, 32, 32, 3))
+    assert _batch_norm_conventions(mtnet) == _batch_norm_conventions(x3d) == {(0.9, 1e-5)}
 
 
 def test_forward_and_training_step():

@@ -11,7 +11,7 @@ same data; each SGS run starts from the baseline of its seed), and the tables
 add the mean and standard deviation of top-1.
 """
 
-from common import format_mean_sd, markdown_table, merged, pyplot, repeat_key, with_repeats
+from common import format_mean_sd, markdown_table, merged, over_seeds, pyplot, repeat_key
 
 BACKBONES = {"3D ResNet-18": "resnet3d_18", "X3D-S": "x3d_s"}
 
@@ -50,11 +50,6 @@ def _with_batched(bench, data, row):
     return merged(row, extra)
 
 
-def _repeated(bench, train_one):
-    """with_repeats of `train_one(repeat)` over settings.seeds training seeds."""
-    return with_repeats([train_one(repeat) for repeat in range(bench.settings.seeds)])
-
-
 def _fine_tuned(bench, data, model, suffix, options, repeat):
     """SGS added to the trained baseline of the same seed and fine-tuned."""
     key = repeat_key(f"{model}_{suffix}", repeat)
@@ -67,16 +62,18 @@ def _fine_tuned(bench, data, model, suffix, options, repeat):
 
 def run(bench):
     data = bench.data(32)
-    results = {}
-    for label, model in BACKBONES.items():
-        baseline = _repeated(bench, lambda r: bench.train_and_evaluate(
-            repeat_key(model, r), model, data, repeat=r))
-        tuned = _repeated(bench, lambda r: _fine_tuned(bench, data, model, "sgs", {}, r))
-        results[label] = {"baseline": baseline, "sgs": tuned}
-    results["ablations"] = {
-        f"{model}_{suffix}": _repeated(
-            bench, lambda r: _fine_tuned(bench, data, model, suffix, options, r))
-        for model, suffix, _, options in ABLATIONS}
+    runs = {}
+    for model in BACKBONES.values():
+        runs[model] = lambda r, model=model: bench.train_and_evaluate(
+            repeat_key(model, r), model, data, repeat=r)
+    for model, suffix, _, options in ABLATIONS:
+        runs[f"{model}_{suffix}"] = lambda r, model=model, suffix=suffix, options=options: (
+            _fine_tuned(bench, data, model, suffix, options, r))
+    rows = over_seeds(bench, runs)
+    results = {label: {"baseline": rows[model], "sgs": rows[f"{model}_sgs"]}
+               for label, model in BACKBONES.items()}
+    results["ablations"] = {f"{model}_{suffix}": rows[f"{model}_{suffix}"]
+                            for model, suffix, _, _ in ABLATIONS}
     return results
 
 

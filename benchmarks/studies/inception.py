@@ -10,10 +10,13 @@ construction, like Something-Something in the paper and unlike Kinetics.
 import keras
 from keras import layers, ops
 
-from common import save_plot, markdown_table, merged, pyplot
+from common import (format_mean_sd, markdown_table, mean_and_sd, merged, over_seeds, pyplot,
+                    repeat_key, save_plot)
 from vidzoo.training.callbacks import recompute_batch_norm_statistics
 
 EPOCHS = 10
+FIELDS = ("video_top1", "precise_bn_video_top1", "precise_bn_reversed_video_top1",
+          "reversal_change")
 MODELS = {"I3D": "i3d", "I2D": "i2d", "S3D": "s3d", "S3D-G": "s3d_g", "Fast-S3D": "fast_s3d"}
 
 
@@ -53,27 +56,30 @@ def _evaluations(bench, data, key):
     return result
 
 
+def _trained(bench, data, model, repeat):
+    key = repeat_key(model, repeat)
+    row = bench.train_and_evaluate(key, model, data, epochs=EPOCHS, eval_clips=1, repeat=repeat)
+    reversal = bench.cached(f"{key}_evaluations", lambda: _evaluations(bench, data, key))
+    row = merged(row, reversal)
+    row["reversal_change"] = (row["precise_bn_reversed_video_top1"]
+                              - row["precise_bn_video_top1"])
+    return row
+
+
 def run(bench):
     data = bench.data(32)
-    results = {}
-    for label, model in MODELS.items():
-        row = bench.train_and_evaluate(model, model, data, epochs=EPOCHS,
-                                       eval_clips=1)
-        reversal = bench.cached(f"{model}_evaluations", lambda model=model: _evaluations(
-            bench, data, model))
-        results[label] = merged(row, reversal)
-    return results
+    runs = {label: lambda r, model=model: _trained(bench, data, model, r)
+            for label, model in MODELS.items()}
+    return over_seeds(bench, runs, FIELDS)
 
 
 def report(results, figures):
     rows = []
     for label in MODELS:
         row = results[label]
-        drop = row["precise_bn_reversed_video_top1"] - row["precise_bn_video_top1"]
-        rows.append([label, f"{row['parameters'] / 1e6:.2f}M", f"{row['gflops_per_clip']:.3f}",
-                     f"{row['video_top1']:.3f}", f"{row['precise_bn_video_top1']:.3f}",
-                     f"{row['precise_bn_reversed_video_top1']:.3f}", f"{drop:+.3f}",
-                     f"{row['latency_ms']:.1f}"])
+        rows.append([label, f"{row['parameters'] / 1e6:.2f}M", f"{row['gflops_per_clip']:.3f}"]
+                    + [format_mean_sd(row, field) for field in FIELDS]
+                    + [f"{row['latency_ms']:.1f}"])
     plot(results, f"{figures}/inception_accuracy_vs_gflops.png")
     return markdown_table(["model", "params:", "GFLOPs/clip:", "top-1, trained BN:",
                            "top-1, precise BN:", "reversed, precise BN:", "change:",
@@ -85,7 +91,8 @@ def plot(results, path):
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     for label in MODELS:
         row = results[label]
-        forward, backward = row["precise_bn_video_top1"], row["precise_bn_reversed_video_top1"]
+        forward = mean_and_sd(row, "precise_bn_video_top1")[0]
+        backward = mean_and_sd(row, "precise_bn_reversed_video_top1")[0]
         axis.scatter(row["gflops_per_clip"], 100 * forward, color="tab:blue")
         axis.scatter(row["gflops_per_clip"], 100 * backward, color="tab:red", marker="x")
         axis.annotate(label, (row["gflops_per_clip"], 100 * forward), fontsize=7,

@@ -5,7 +5,7 @@ replaces, is trained alongside. 8-frame clips at stride 4 keep MTNet's cost
 (its GRUs and full 3x3x3 convs) within minutes per run on CPU.
 """
 
-from common import save_plot, markdown_table, pyplot
+from common import format_mean_sd, markdown_table, mean_and_sd, over_seeds, pyplot, repeat_key, save_plot
 
 FRAMES, STRIDE, EPOCHS = 8, 4, 8
 RATIOS = (1.0, 0.875, 0.75, 0.5)
@@ -13,13 +13,17 @@ RATIOS = (1.0, 0.875, 0.75, 0.5)
 
 def run(bench):
     data = bench.data(32)
-    results = {"X3D-S": bench.train_and_evaluate(
-        "x3d_s_8f", "x3d_s", data, frames=FRAMES, stride=STRIDE, epochs=EPOCHS, eval_clips=1)}
+
+    def trained(key, model, **options):
+        return lambda r: bench.train_and_evaluate(
+            repeat_key(key, r), model, data, frames=FRAMES, stride=STRIDE, epochs=EPOCHS,
+            eval_clips=1, repeat=r, **options)
+
+    runs = {"X3D-S": trained("x3d_s_8f", "x3d_s")}
     for ratio in RATIOS:
-        results[f"r={ratio:g}"] = bench.train_and_evaluate(
-            f"mtnet_s_r{ratio:g}", "mtnet_s", data, frames=FRAMES, stride=STRIDE, epochs=EPOCHS,
-            eval_clips=1, model_options={"ratio": ratio})
-    return results
+        runs[f"r={ratio:g}"] = trained(f"mtnet_s_r{ratio:g}", "mtnet_s",
+                                       model_options={"ratio": ratio})
+    return over_seeds(bench, runs)
 
 
 def _name(label):
@@ -38,11 +42,11 @@ def report(results, figures):
                      f"{100 * (row['parameters'] / reference['parameters'] - 1):+.0f}%",
                      f"{row['gflops_per_clip']:.3f}",
                      f"{100 * (row['gflops_per_clip'] / reference['gflops_per_clip'] - 1):+.0f}%",
-                     f"{row['video_top1']:.3f}", f"{row['latency_ms']:.0f}",
+                     f"{row['video_top1']:.3f}", format_mean_sd(row), f"{row['latency_ms']:.0f}",
                      f"{row['train_seconds']:.0f}"])
     plot(results, f"{figures}/mtconv_ratio.png")
     return markdown_table(["model", "params:", "params vs r=1:", "GFLOPs/clip:",
-                           "GFLOPs vs r=1:", "top-1:", "batch-1 latency ms:", "train s:"], rows)
+                           "GFLOPs vs r=1:", "top-1, seed 0:", "top-1, mean ± sd (seeds):", "batch-1 latency ms:", "train s:"], rows)
 
 
 def plot(results, path):
@@ -50,8 +54,9 @@ def plot(results, path):
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     for label, row in results.items():
         colour = "tab:gray" if label == "X3D-S" else "tab:blue"
-        axis.scatter(row["gflops_per_clip"], 100 * row["video_top1"], color=colour)
-        axis.annotate(label, (row["gflops_per_clip"], 100 * row["video_top1"]), fontsize=7,
+        top1 = 100 * mean_and_sd(row)[0]
+        axis.scatter(row["gflops_per_clip"], top1, color=colour)
+        axis.annotate(label, (row["gflops_per_clip"], top1), fontsize=7,
                       textcoords="offset points", xytext=(4, 3))
-    save_plot(figure, axis, path, "GFLOPs per clip (8x56x56)", "top-1 (%)",
+    save_plot(figure, axis, path, "GFLOPs per clip (8x56x56)", "top-1 (%), mean over seeds",
               "MTNet-S channel ratio r")

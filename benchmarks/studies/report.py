@@ -145,32 +145,49 @@ def clustering_section(results, figures):
     import clustering
 
     table = clustering.report(results, figures)
+    top1 = common.format_mean_sd
     tsm8, tsm_all = results["tsm_r18_8f"], results["tsm_r18_all"]
     best = max((k for k in clustering.RUNS if clustering.RUNS[k][3]),
-               key=lambda k: results[k]["video_top1"])
+               key=lambda k: common.mean_and_sd(results[k])[0])
     method, _, _, clusters = clustering.RUNS[best]
     lines = [
         table, "", "![accuracy vs GFLOPs](results/clustering_accuracy_vs_gflops.png)", "",
-        f"- TSM on all 32 frames: top-1 {tsm_all['video_top1']:.3f} at "
+        f"- TSM on all 32 frames: top-1 {top1(tsm_all)} at "
         f"{tsm_all['gflops_per_video']:.2f} GFLOPs and {tsm_all['train_mib_per_video']:.0f} "
-        f"MiB per video; on 8 sub-sampled frames {tsm8['video_top1']:.3f} at "
+        f"MiB per video; on 8 sub-sampled frames {top1(tsm8)} at "
         f"{tsm8['gflops_per_video']:.2f} GFLOPs.",
-        f"- Best clustering run: {method} into {clusters} clusters, top-1 "
-        f"{results[best]['video_top1']:.3f} at {results[best]['gflops_per_video']:.2f} GFLOPs "
+        f"- Best clustering configuration: {method} into {clusters} clusters, top-1 "
+        f"{top1(results[best])} at {results[best]['gflops_per_video']:.2f} GFLOPs "
         f"and {results[best]['train_mib_per_video']:.0f} MiB per video.",
         "- GFLOPs reproduce the paper's ordering (stem and res2 see all frames, the rest "
         "g). Training memory per video falls less than in the paper (1.56 vs 3.15 GB at "
         "g = 8): at 56x56 the early, full-length stages hold most of the activations.",
-        "- Accuracy does not reproduce the paper's ordering (all frames > clustering > "
-        "sub-sampling). Each figure is one run from scratch, 10 epochs, 48 validation "
-        "videos (one video is 2.1 points); the paper fine-tunes ImageNet weights and "
-        "averages several runs. Some runs are unstable at lr 0.01 from scratch (the "
-        "slope, g = 8 run's validation loss reached 67 in epoch 2 and it ended near "
-        "chance), so single-run differences here say little about the methods.",
+        _clustering_accuracy(results, best),
         "- Memory is the marginal peak resident memory of a training step per video: "
         "(peak at batch 3 - peak at batch 1) / 2, each in a fresh process.",
     ]
     return "\n".join(lines)
+
+
+def _clustering_accuracy(results, best):
+    """Data-driven prose: does the paper's accuracy ordering hold, and how noisy."""
+    mean = {key: common.mean_and_sd(row)[0] for key, row in results.items()}
+    _, _, seeds = common.mean_and_sd(results["tsm_r18_all"])
+    holds = mean["tsm_r18_all"] > mean[best] > max(mean["tsm_r18_8f"], mean["tsm_r18_16f"])
+    spreads = {key: common.mean_and_sd(row)[1] for key, row in results.items()}
+    runs = ("one run" if seeds == 1 else f"the mean of {seeds} runs (training seeds)")
+    text = ("- Accuracy " + ("reproduces" if holds else "does not reproduce") +
+            " the paper's ordering (all frames > clustering > sub-sampling): all frames "
+            f"{mean['tsm_r18_all']:.3f}, best clustering {mean[best]:.3f}, 8 / 16 frames "
+            f"{mean['tsm_r18_8f']:.3f} / {mean['tsm_r18_16f']:.3f}. Each figure is {runs} "
+            "from scratch, 10 epochs, 48 validation videos (one video is 2.1 points); the "
+            "paper fine-tunes ImageNet weights.")
+    if seeds > 1:
+        widest = max(spreads, key=lambda key: spreads[key])
+        text += (f" Standard deviations over seeds reach {spreads[widest]:.3f} "
+                 f"({widest}): from scratch at lr 0.01 some runs are unstable, so "
+                 "differences within that say little about the methods.")
+    return text
 
 
 def sfc_section(results, figures):
@@ -182,13 +199,16 @@ def sfc_section(results, figures):
     lines = [
         table, "", "![SFC vs dense views](results/sfc_accuracy_vs_gflops.png)", "",
         f"- SFC with tau = 2 in one pass over the 64-frame video: top-1 "
-        f"{two['video_top1']:.3f} vs {dense['video_top1']:.3f} for 30 views, at "
+        f"{common.format_mean_sd(two)} vs {dense['video_top1']:.3f} for 30 views, at "
         f"{two['gflops_per_video'] / dense['gflops_per_video']:.3f}x the GFLOPs and "
         f"{two['videos_per_second'] / dense['videos_per_second']:.1f}x the videos/s "
         "(paper: 6x the throughput of 30 crops at equal accuracy).",
         "- The backbone is trained on 16-frame clips at stride 2 and frozen; SFC sees "
         "all 64 frames at stride 1, as the paper feeds whole videos to backbones trained "
-        "on strided clips. GFLOPs count SFC's attention products as well as its convs.",
+        "on strided clips. GFLOPs count SFC's attention products as well as its convs. "
+        "SFC's top-1 is the mean over its training seeds (in brackets) in the same frozen "
+        "backbone, whose dense-view figures are deterministic; speed and memory are "
+        "measured on the seed-0 run.",
         "- Memory is the marginal peak resident memory of inference per video "
         "(two batch sizes in fresh processes); videos/s time one video's views in one "
         "batch (30 clips for dense sampling).",
@@ -200,23 +220,28 @@ def inception_section(results, figures):
     import inception
 
     table = inception.report(results, figures)
+    top1 = common.format_mean_sd
     i3d, i2d = results["I3D"], results["I2D"]
     lines = [
         table, "", "![Inception family](results/inception_accuracy_vs_gflops.png)", "",
-        "- With the moving BatchNorm statistics as trained, every model is at chance: the "
-        "references' TF-slim decay of 0.999 leaves them mostly at their initial values "
+        "- With the moving BatchNorm statistics as trained, the best model's mean top-1 is "
+        f"{max(common.mean_and_sd(row)[0] for row in results.values()):.3f} (chance: 0.250): "
+        "the references' TF-slim decay of 0.999 leaves them mostly at their initial values "
         "after 120 steps. 'Precise BN' recomputes them over one epoch of training clips "
         "(as PySlowFast does) without changing any weight; the other columns use it.",
-        f"- Reversal: I3D {i3d['precise_bn_video_top1']:.3f} -> "
-        f"{i3d['precise_bn_reversed_video_top1']:.3f}, I2D {i2d['precise_bn_video_top1']:.3f}"
-        f" -> {i2d['precise_bn_reversed_video_top1']:.3f}. The paper's "
+        f"- Reversal (precise BN): I3D {top1(i3d, 'precise_bn_video_top1')} -> "
+        f"{top1(i3d, 'precise_bn_reversed_video_top1')}, I2D "
+        f"{top1(i2d, 'precise_bn_video_top1')} -> {top1(i2d, 'precise_bn_reversed_video_top1')}"
+        ". The paper's "
         "Table 1 shows I3D dropping sharply on reversed Something-Something clips and I2D "
         "not at all. Our four classes are two pairs of opposite motions (up/down, "
         "left/right), so a model that uses temporal order should fall well below its "
         "forward accuracy, and an order-blind model like I2D (2D convolutions, temporal "
         "pooling only) can tell the axis of motion but not its direction.",
         "- All five are trained from scratch with the same recipe at 16x56x56; the paper "
-        "compares them on Kinetics and Something-Something at 64x224x224.",
+        "compares them on Kinetics and Something-Something at 64x224x224. Top-1 columns "
+        "are means ± sd over training seeds (in brackets); 'change' is reversed minus "
+        "forward, per seed.",
     ]
     return "\n".join(lines)
 
@@ -232,19 +257,25 @@ def mtconv_section(results, figures):
             lines.append(
                 f"- {label}: {_pct(row['gflops_per_clip'] / reference['gflops_per_clip'] - 1)}"
                 f" GFLOPs and {_pct(row['parameters'] / reference['parameters'] - 1)} "
-                f"parameters against r = 1; top-1 {row['video_top1']:.3f} vs "
-                f"{reference['video_top1']:.3f}.")
-    chance = [label for label, row in results.items() if row["video_top1"] <= 0.26]
+                f"parameters against r = 1; top-1 {common.format_mean_sd(row)} vs "
+                f"{common.format_mean_sd(reference)}.")
+    chance = [label for label, row in results.items() if common.mean_and_sd(row)[0] <= 0.26]
     if chance:
-        lines.append(f"- At chance (4 classes) after {mtconv.EPOCHS} epochs from scratch: "
-                     f"{', '.join(chance)}; their accuracy comparison says nothing. The cost "
-                     "side stands: MTNet-S here is 50-60M parameters (X3D-S's skeleton with "
-                     "full 3x3x3 MTConvs) and trains slowly on CPU.")
+        lines.append(f"- At chance (4 classes) on average after {mtconv.EPOCHS} epochs from "
+                     f"scratch: {', '.join(chance)}; their accuracy comparison says nothing.")
+    _, _, seeds = common.mean_and_sd(reference)
+    runs = "single runs" if seeds == 1 else f"means ± sd over {seeds} training seeds"
     lines += [
+        "- MTConv's BatchNorms use PyTorch's momentum (Keras 0.9), like the X3D skeleton. "
+        "With Keras' default 0.99 (before 2026-11-22) every MTNet run ended at chance on "
+        "validation while its training accuracy rose: after 96 steps the moving statistics "
+        "were still 38% their initial values (precise BN lifted the r = 1 run from 0.250 to "
+        "0.438).",
         "- The paper reports 25-37% fewer GFLOPs for r in [0.75, 0.875] against r = 1 and "
         "-66% GFLOPs / -37% parameters at r = 0.5, with the best accuracy at 0.75-0.875. "
         "Cost ratios are architecture arithmetic and are compared directly; accuracies "
-        "here are single from-scratch runs of 8 epochs on 96 videos.",
+        f"here are {runs} from scratch, 8 epochs on 96 videos. MTNet-S here is 45-58M "
+        "parameters (X3D-S's skeleton with full 3x3x3 MTConvs) and trains slowly on CPU.",
     ]
     return "\n".join(lines)
 
@@ -310,7 +341,8 @@ def write(bench, out, runs):
         f"{s.epochs} epochs from scratch or {s.finetune_epochs} when fine-tuning. "
         "Top-1 is video-level accuracy on the validation videos; GFLOPs are multiply-adds "
         "(the papers' convention), per clip from each clip's own B' for adaptive models. "
-        "Every figure is a single run.",
+        "Columns marked 'mean ± sd (seeds)' average training runs with seeds 0, 1, ... on "
+        "the same data (the count in brackets); every other figure is from the seed-0 run.",
         "",
     ]
     missing = []

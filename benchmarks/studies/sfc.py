@@ -7,7 +7,9 @@ res4 and sees all 64 frames at stride 1 in one pass, as the paper feeds the
 whole video at full frame rate to a backbone trained on strided clips. Only
 SFC is trained, on the same training videos (whole videos, random crops),
 with `vidzoo train --sfc_split res3 --sfc_tau TAU --init_from BACKBONE_RUN`
-(the library's recipe: SGD, warmup and cosine decay).
+(the library's recipe: SGD, warmup and cosine decay). With settings.seeds > 1,
+SFC is trained that many times (seeds 0, 1, ...) in the same frozen backbone;
+speed and memory are measured on the seed-0 run.
 """
 
 import os
@@ -15,7 +17,8 @@ import os
 import keras
 import tensorflow as tf
 
-from common import save_plot, markdown_table, peak_memory_per_video, pyplot, time_calls
+from common import (format_mean_sd, markdown_table, mean_and_sd, merged, over_seeds,
+                    peak_memory_per_video, pyplot, repeat_key, save_plot, time_calls)
 
 VIDEO_FRAMES = 64
 BACKBONE = "resnet3d_18"
@@ -53,16 +56,23 @@ def _dense(bench, data):
     return rows
 
 
-def _sfc_row(bench, data, label, tau):
-    """Train SFC alone in the frozen backbone; its top-1 (one pass per video),
-    cost, speed and memory."""
+def _key(label):
+    return f"sfc_tau{label.replace('/', '_')}"
+
+
+def _trained_sfc(bench, data, label, tau, repeat):
+    """Train SFC alone in the frozen backbone (training seed `repeat`); top-1
+    one pass per video."""
+    return bench.train_and_evaluate(
+        repeat_key(f"{_key(label)}_run", repeat), BACKBONE, data, frames=VIDEO_FRAMES,
+        stride=1, epochs=SFC_EPOCHS, eval_clips=1, eval_crops=1, repeat=repeat,
+        init_from=bench.model_path(f"{BACKBONE}_long"), sfc_split=SPLIT, sfc_tau=tau)
+
+
+def _sfc_row(bench, label, tau, row):
+    """The seed-0 SFC run's top-1, cost, speed and memory."""
     s = bench.settings
-    key = f"sfc_tau{label.replace('/', '_')}"
-    row = bench.train_and_evaluate(
-        f"{key}_run", BACKBONE, data, frames=VIDEO_FRAMES, stride=1, epochs=SFC_EPOCHS,
-        eval_clips=1, eval_crops=1, init_from=bench.model_path(f"{BACKBONE}_long"),
-        sfc_split=SPLIT, sfc_tau=tau)
-    model = keras.saving.load_model(bench.model_path(f"{key}_run"))
+    model = keras.saving.load_model(bench.model_path(f"{_key(label)}_run"))
     spec = {"model": BACKBONE, "input_shape": [s.frames, s.crop_size, s.crop_size, 3],
             "train": False, "sfc": {"split": SPLIT, "tau": tau,
                                     "input_shape": [VIDEO_FRAMES, s.crop_size, s.crop_size, 3]}}
@@ -79,10 +89,13 @@ def run(bench):
     backbone = bench.train_and_evaluate(f"{BACKBONE}_long", BACKBONE, data)
     results = {"backbone": backbone}
     results["dense"] = bench.cached("sfc_dense", lambda: _dense(bench, data))
+    trained = over_seeds(bench, {label: lambda r, label=label, tau=tau: _trained_sfc(
+        bench, data, label, tau, r) for label, tau in TAUS.items()}, ("video_top1",))
     for label, tau in TAUS.items():
-        results[f"sfc_{label}"] = bench.cached(
-            f"sfc_tau{label.replace('/', '_')}", lambda label=label, tau=tau: _sfc_row(
-                bench, data, label, tau))
+        row = bench.cached(_key(label), lambda label=label, tau=tau: _sfc_row(
+            bench, label, tau, trained[label]))
+        results[f"sfc_{label}"] = merged(row, {key: trained[label][key]
+                                                for key in ("repeats", "seconds")})
     return results
 
 
@@ -96,14 +109,14 @@ def report(results, figures):
     dense = results["dense"]["30 views (10x3)"]
     lines = []
     for name, row in _rows(results):
-        lines.append([name, f"{row['parameters'] / 1e6:.2f}M", f"{row['video_top1']:.3f}",
+        lines.append([name, f"{row['parameters'] / 1e6:.2f}M", format_mean_sd(row),
                       f"{row['gflops_per_video']:.2f}",
                       f"{row['gflops_per_video'] / dense['gflops_per_video']:.3f}",
                       f"{row['videos_per_second']:.2f}",
                       f"{row['videos_per_second'] / dense['videos_per_second']:.1f}x",
                       f"{row['inference_mib_per_video']:.0f}"])
     plot(results, f"{figures}/sfc_accuracy_vs_gflops.png")
-    return markdown_table(["inference", "params:", "video top-1:", "GFLOPs/video:",
+    return markdown_table(["inference", "params:", "video top-1 (mean ± sd, seeds):", "GFLOPs/video:",
                            "GFLOPs vs 30 views:", "videos/s:", "speed-up:",
                            "peak MiB/video:"], lines)
 
@@ -113,9 +126,10 @@ def plot(results, path):
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     for name, row in _rows(results):
         colour = "tab:blue" if name.startswith("SFC") else "tab:gray"
-        axis.scatter(row["gflops_per_video"], 100 * row["video_top1"], color=colour)
+        top1 = 100 * mean_and_sd(row)[0]
+        axis.scatter(row["gflops_per_video"], top1, color=colour)
         axis.annotate(name.split(",")[1].strip() if name.startswith("SFC") else name,
-                      (row["gflops_per_video"], 100 * row["video_top1"]), fontsize=7,
+                      (row["gflops_per_video"], top1), fontsize=7,
                       textcoords="offset points", xytext=(4, 3))
     axis.set_xscale("log")
     save_plot(figure, axis, path, "GFLOPs per video (log)", "video top-1 (%)",
