@@ -43,8 +43,8 @@ def run(bench):
     for key, (method, frames, _, clusters) in RUNS.items():
         spec = {"model": "tsm_r18", "options": _options(method, clusters), "train": True,
                 "input_shape": [frames, bench.settings.crop_size, bench.settings.crop_size, 3]}
-        memory = bench.cached(f"{key}_memory",
-                              lambda spec=spec: {"train_mib_per_video": peak_memory_per_video(spec)})
+        memory = bench.cached(f"{key}_memory", lambda spec=spec: {
+            "train_mib_per_video": peak_memory_per_video(spec)})
         results[key] = merged(results[key], memory)
     return results
 
@@ -63,8 +63,8 @@ def report(results, figures):
             f"{row['video_top1']:.3f}", format_mean_sd(row), f"{row['train_seconds']:.0f}"])
     plot(results, f"{figures}/clustering_accuracy_vs_gflops.png")
     return markdown_table(["model", "#frames", "#clusters", "GFLOPs/video:",
-                           "train memory MiB/video:", "top-1, seed 0:", "top-1, mean ± sd (seeds):",
-                           "train s:"], rows)
+                           "train memory MiB/video:", "top-1, seed 0:",
+                           "top-1, mean ± sd (seeds):", "train s:"], rows)
 
 
 def plot(results, path):

@@ -5,7 +5,8 @@ replaces, is trained alongside. 8-frame clips at stride 4 keep MTNet's cost
 (its GRUs and full 3x3x3 convs) within minutes per run on CPU.
 """
 
-from common import format_mean_sd, markdown_table, mean_and_sd, over_seeds, pyplot, repeat_key, save_plot
+from common import (format_mean_sd, markdown_table, mean_and_sd, over_seeds, pyplot, repeat_key,
+                    save_plot)
 
 FRAMES, STRIDE, EPOCHS = 8, 4, 8
 RATIOS = (1.0, 0.875, 0.75, 0.5)
@@ -46,7 +47,8 @@ def report(results, figures):
                      f"{row['train_seconds']:.0f}"])
     plot(results, f"{figures}/mtconv_ratio.png")
     return markdown_table(["model", "params:", "params vs r=1:", "GFLOPs/clip:",
-                           "GFLOPs vs r=1:", "top-1, seed 0:", "top-1, mean ± sd (seeds):", "batch-1 latency ms:", "train s:"], rows)
+                           "GFLOPs vs r=1:", "top-1, seed 0:", "top-1, mean ± sd (seeds):",
+                           "batch-1 latency ms:", "train s:"], rows)
 
 
 def plot(results, path):
