@@ -7,6 +7,7 @@ import pytest
 
 from training_checks import tiny_dataset, tiny_run
 from vidzoo.training.evaluate import (
+    _timed_forward,
     evaluate_run,
     load_run,
     mean_class_accuracy,
@@ -59,6 +60,30 @@ def test_multi_view_evaluation_of_an_adaptive_run(evaluated):
     assert 1 <= sgs["mean"] <= 4
     assert result["gflops_per_video"] == pytest.approx(6 * result["gflops_per_clip"])
     assert result["clips_per_second"] > 0
+
+
+class _ShapeRecorder:
+    """A stand-in model that records the batch shape of every forward pass."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def predict_on_batch(self, clips):
+        self.shapes.append(clips.shape[0])
+        return np.zeros((len(clips), 2))
+
+
+@pytest.mark.parametrize("one_by_one", [False, True])
+def test_each_new_input_shape_is_traced_once_outside_the_timing(one_by_one):
+    runner, traced = _ShapeRecorder(), set()
+    for batch in (8, 8, 3):
+        outputs, seconds = _timed_forward(runner, np.zeros((batch, 2, 4, 4, 3)), one_by_one,
+                                          traced)
+        assert outputs.shape == (batch, 2) and seconds >= 0
+    # Batched: an untimed pass before the first batch of 8 and before the batch
+    # of 3. One clip per pass: every pass has the shape of one clip, warmed once.
+    expected = [8, 8, 8, 3, 3] if not one_by_one else [1] * (1 + 8 + 8 + 3)
+    assert runner.shapes == expected
 
 
 def test_adaptive_gflops_follow_the_measured_b_prime(evaluated):

@@ -63,7 +63,7 @@ def _trained(bench, data, model, repeat):
     row = merged(row, reversal)
     row["reversal_change"] = (row["precise_bn_reversed_video_top1"]
                               - row["precise_bn_video_top1"])
-    return row
+    return bench.with_latency(row, data, repeat)
 
 
 def run(bench):

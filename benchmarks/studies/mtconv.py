@@ -16,9 +16,13 @@ def run(bench):
     data = bench.data(32)
 
     def trained(key, model, **options):
-        return lambda r: bench.train_and_evaluate(
-            repeat_key(key, r), model, data, frames=FRAMES, stride=STRIDE, epochs=EPOCHS,
-            eval_clips=1, repeat=r, **options)
+        def train_one(repeat):
+            row = bench.train_and_evaluate(
+                repeat_key(key, repeat), model, data, frames=FRAMES, stride=STRIDE,
+                epochs=EPOCHS, eval_clips=1, repeat=repeat, **options)
+            return bench.with_latency(row, data, repeat)
+
+        return train_one
 
     runs = {"X3D-S": trained("x3d_s_8f", "x3d_s")}
     for ratio in RATIOS:

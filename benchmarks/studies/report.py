@@ -342,7 +342,11 @@ def write(bench, out, runs):
         "Top-1 is video-level accuracy on the validation videos; GFLOPs are multiply-adds "
         "(the papers' convention), per clip from each clip's own B' for adaptive models. "
         "Columns marked 'mean ± sd (seeds)' average training runs with seeds 0, 1, ... on "
-        "the same data (the count in brackets); every other figure is from the seed-0 run.",
+        "the same data (the count in brackets); every other figure is from the seed-0 run. "
+        "Batch-1 latency is the mean time of one forward pass over the centre clip of each "
+        "validation video, one clip per pass, the graph traced beforehand (before "
+        "2026-11-22 the evaluation's timing included tracing, which inflated MTNet's "
+        "figures up to 7x).",
         "",
     ]
     missing = []

@@ -5,7 +5,8 @@ standard 10 x 3 views by default); the softmax of its views is averaged into
 one video prediction. Reported: clip-level and video-level top-1/top-5, mean
 class accuracy (video level), GFLOPs per clip (per clip from the actual B' for
 adaptive models) and per video, the adaptive layers' B' statistics, and the
-model's throughput in clips/s (forward passes only, data loading excluded).
+model's throughput in clips/s (forward passes only: data loading and the
+first pass of each input shape, which traces the graph, are excluded).
 
 Adaptive (SGS) models run one clip per forward pass: SGS pads a batch to its
 largest B', so a clip's output would otherwise depend on its batch mates;
@@ -86,6 +87,19 @@ def _forward(runner, clips, one_by_one):
     return {key: np.concatenate([np.asarray(o[key]) for o in outputs]) for key in outputs[0]}
 
 
+def _timed_forward(runner, clips, one_by_one, traced_shapes):
+    """(outputs, seconds) of one forward over `clips`. The first pass of a new
+    input shape runs once untimed: it traces the graph, which takes seconds for
+    a large model and would otherwise dominate the clips/s of a small evaluation."""
+    shape = clips.shape[1:] if one_by_one else clips.shape
+    if shape not in traced_shapes:
+        _forward(runner, clips[:1] if one_by_one else clips, one_by_one)
+        traced_shapes.add(shape)
+    start = time.perf_counter()
+    outputs = _forward(runner, clips, one_by_one)
+    return outputs, time.perf_counter() - start
+
+
 def evaluate(model, source, frames, stride, crop_size, num_clips=10, num_crops=3,
              batch_size=8, one_clip_per_pass=None):
     """Multi-view evaluation of `model` on `source` (a `data.Source`); returns a dict.
@@ -104,12 +118,11 @@ def evaluate(model, source, frames, stride, crop_size, num_clips=10, num_crops=3
     one_by_one = adaptive if one_clip_per_pass is None else bool(one_clip_per_pass)
     probabilities, labels, video_ids, flops = [], [], [], []
     counts = collections.defaultdict(list)
-    cache, model_seconds = {}, 0.0
+    cache, model_seconds, traced_shapes = {}, 0.0, set()
     for batch in data:
         clips = batch["video"].numpy()
-        start = time.perf_counter()
-        outputs = _forward(runner, clips, one_by_one)
-        model_seconds += time.perf_counter() - start
+        outputs, seconds = _timed_forward(runner, clips, one_by_one, traced_shapes)
+        model_seconds += seconds
         if adaptive:
             batch_counts = {k: np.asarray(v) for k, v in outputs.items() if k != "predictions"}
             for name, value in batch_counts.items():
