@@ -25,6 +25,8 @@ def test_demo_trains_evaluates_plots_and_exports(tmp_path):
     assert (tmp_path / "accuracy_vs_gflops.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "export" / "x3d_xs_atfr" / "saved_model.pb").exists()
     assert list((tmp_path / "runs" / "x3d_xs_atfr" / "logs" / "adaptive").glob("events.*"))
+    # The demo data has left and right motion classes: no mirroring in training.
+    assert not json.loads((tmp_path / "runs" / "x3d_xs" / "config.json").read_text())["flip"]
 
 
 def test_unknown_command_and_bad_flags_fail_clearly(tmp_path):

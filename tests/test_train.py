@@ -119,7 +119,7 @@ def test_weight_decay_skips_batchnorm_and_biases():
 
 def test_resumes_after_kill_9_at_the_right_epoch_and_step(data, tmp_path):
     args = cli_args(data, tmp_path / "run", model="x3d_xs", epochs=3, steps_per_epoch=3,
-                    checkpoint_steps=1, verbose=2)
+                    checkpoint_steps=1, verbose=2, flip="false")
     process = start_cli(*args)
     index = tmp_path / "run" / "checkpoints" / "checkpoint"
     deadline = time.time() + 400
@@ -143,6 +143,7 @@ def test_resumes_after_kill_9_at_the_right_epoch_and_step(data, tmp_path):
     assert f"epoch {resumed['epoch'] + 1}, step {resumed['step']}" in result.stdout
     assert summary["optimizer_steps"] == 9  # 3 epochs x 3 steps, none repeated or lost
     assert len(summary["history"]["loss"]) == 3 - resumed["epoch"]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["flip"] is False
 
 
 def test_bad_settings_and_paths_raise_clear_errors(data, tmp_path):
@@ -160,6 +161,15 @@ def test_rerun_with_other_settings_refuses_to_resume(run, data):
     run_dir, _ = run
     with pytest.raises(ValueError, match="other settings.*frames: 4 -> 8"):
         tiny_run(data, run_dir, frames=8)
+
+
+def test_flip_setting_reaches_the_clips_and_the_run_record(run, data, tmp_path):
+    assert tiny_config(data, tmp_path).clip_config().flip
+    assert not tiny_config(data, tmp_path, flip=False).clip_config().flip
+    run_dir, _ = run
+    assert json.loads((run_dir / "config.json").read_text())["flip"] is True
+    with pytest.raises(ValueError, match="other settings.*flip: True -> False"):
+        tiny_run(data, run_dir, flip=False)
 
 
 def test_trains_from_tfrecords_with_mixed_precision_and_label_smoothing(data, tmp_path):

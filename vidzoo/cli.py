@@ -54,6 +54,8 @@ flags.DEFINE_float("warmup_epochs", 1.0, "Linear warmup length in epochs.", lowe
 flags.DEFINE_float("weight_decay", 1e-4, "SGD weight decay.", lower_bound=0)
 flags.DEFINE_float("momentum", 0.9, "SGD momentum.", lower_bound=0, upper_bound=0.999)
 flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing.", lower_bound=0, upper_bound=0.99)
+flags.DEFINE_bool("flip", True, "train: random horizontal flips; --noflip where a mirror "
+                  "image is another class (left vs right motion, the embedded demo data).")
 flags.DEFINE_bool("mixed_precision", False, "Train with the mixed_float16 policy.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
                   "tf.distribute strategy; multi_worker reads TF_CONFIG.")
@@ -138,7 +140,7 @@ def train():
         batch_size=FLAGS.batch_size, steps_per_epoch=FLAGS.steps_per_epoch,
         lr=_given("lr", 0.1), momentum=FLAGS.momentum, weight_decay=FLAGS.weight_decay,
         warmup_epochs=FLAGS.warmup_epochs, label_smoothing=FLAGS.label_smoothing,
-        mixed_precision=FLAGS.mixed_precision, frames=_given("frames", 8), stride=FLAGS.stride,
+        flip=FLAGS.flip, mixed_precision=FLAGS.mixed_precision, frames=_given("frames", 8), stride=FLAGS.stride,
         crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
         cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps,
         init_from=FLAGS.init_from, sfc_split=FLAGS.sfc_split, sfc_tau=FLAGS.sfc_tau,

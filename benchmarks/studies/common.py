@@ -36,6 +36,7 @@ class Settings:
     epochs: int = 15  # from-scratch training
     finetune_epochs: int = 8  # SGS / SFC added to a trained model
     lr: float = 0.01
+    flip: bool = False  # no mirroring in training: a mirrored move_left is a move_right
     eval_clips: int = 3
     eval_crops: int = 1
     seed: int = 0  # the dataset's and the first training run's seed
@@ -91,7 +92,7 @@ class Bench:
                 model=model, train=data["train"], val=data["val"], run_dir=run_dir,
                 epochs=epochs or s.epochs, batch_size=s.batch_size, lr=s.lr,
                 frames=frames or s.frames, stride=stride or s.stride, crop_size=s.crop_size,
-                seed=s.seed + repeat, verbose=self.verbose, **train_options)
+                flip=s.flip, seed=s.seed + repeat, verbose=self.verbose, **train_options)
             summary = train(config)
             evaluation = evaluate_run(run_dir, data["val"], eval_clips or s.eval_clips,
                                       eval_crops or s.eval_crops, s.batch_size,

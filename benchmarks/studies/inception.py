@@ -32,7 +32,8 @@ def _training_batches(bench, data, config):
 
     s = bench.settings
     source = datasets.load_source(data["train"])
-    clips = datasets.clip_config(config["frames"], config["stride"], config["crop_size"])
+    clips = datasets.clip_config(config["frames"], config["stride"], config["crop_size"],
+                                 flip=config.get("flip", True))
     train = datasets.dataset(source, "train", s.batch_size, clips, seed=s.seed,
                              drop_remainder=True)
     return [clip for clip, _ in train.take(source.num_videos // s.batch_size)]

@@ -6,7 +6,9 @@ up, down, left, right) over a smooth textured background. A random
 contiguous chunk of distractor frames is inserted at a random position:
 black frames, background-only frames, or another glyph moving diagonally
 (a direction that is no class). "up" and "down" differ only in the order of
-their frames, so a model that ignores time cannot separate them.
+their frames, so a model that ignores time cannot separate them. A mirrored
+"left" video is a "right" one: train without random horizontal flips
+(`TrainConfig(flip=False)`, `vidzoo train --noflip`).
 
 Videos are written as H.264 mp4 with PyAV into `root/<split>/<class>/`, with
 `root/<split>.csv` manifests (`path,label`) and `root/classes.json`.

@@ -98,10 +98,12 @@ def dataset(source, mode, batch_size, config, seed=None, deterministic=False, ba
                           deterministic=deterministic, drop_remainder=drop_remainder)
 
 
-def clip_config(frames, stride, crop_size, num_clips=1, num_crops=1):
+def clip_config(frames, stride, crop_size, num_clips=1, num_crops=1, flip=True):
     """A `ClipConfig` whose scales follow the 224-crop convention (train
-    short side jittered in [256, 320], evaluated at 256) scaled to `crop_size`."""
+    short side jittered in [256, 320], evaluated at 256) scaled to `crop_size`;
+    `flip`: random horizontal flips in training."""
     scale = crop_size / 224
     return ClipConfig(clip_len=frames, stride=stride, crop_size=crop_size,
                       scale_range=(round(256 * scale), round(320 * scale)),
-                      eval_scale=round(256 * scale), num_clips=num_clips, num_crops=num_crops)
+                      eval_scale=round(256 * scale), num_clips=num_clips, num_crops=num_crops,
+                      flip=flip)

@@ -54,7 +54,7 @@ from vidzoo.zoo.adaptive import adaptive_layers
 # Fields that must match for a rerun to resume an existing run directory.
 RESUME_KEYS = ("model", "model_options", "frames", "stride", "crop_size", "batch_size",
                "steps_per_epoch", "lr", "warmup_epochs", "weight_decay", "label_smoothing",
-               "mixed_precision")
+               "mixed_precision", "flip")
 
 
 @dataclasses.dataclass
@@ -72,6 +72,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
+    # Random horizontal flips; False where a mirror image is another class
+    # (left vs right motion, as in the embedded synthetic dataset).
+    flip: bool = True
     mixed_precision: bool = False
     frames: int = 8
     stride: int = 2
@@ -89,7 +92,7 @@ class TrainConfig:
 
     def clip_config(self):
         """The tf_data ClipConfig of this run's clips (one centre view in eval mode)."""
-        return datasets.clip_config(self.frames, self.stride, self.crop_size)
+        return datasets.clip_config(self.frames, self.stride, self.crop_size, flip=self.flip)
 
     def check(self):
         """Raise a ValueError naming each bad field."""
@@ -128,8 +131,9 @@ def _check_resume(config, run_dir):
         return
     with open(path) as handle:
         saved = json.load(handle)
-    changed = {k: (saved.get(k), getattr(config, k)) for k in RESUME_KEYS
-               if saved.get(k) != getattr(config, k)}
+    defaults = {"flip": True}  # runs saved before the field existed flipped
+    changed = {k: (saved.get(k, defaults.get(k)), getattr(config, k)) for k in RESUME_KEYS
+               if saved.get(k, defaults.get(k)) != getattr(config, k)}
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
         raise ValueError(f"train: {run_dir} holds a run with other settings ({details}); "
