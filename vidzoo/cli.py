@@ -140,8 +140,8 @@ def train():
         batch_size=FLAGS.batch_size, steps_per_epoch=FLAGS.steps_per_epoch,
         lr=_given("lr", 0.1), momentum=FLAGS.momentum, weight_decay=FLAGS.weight_decay,
         warmup_epochs=FLAGS.warmup_epochs, label_smoothing=FLAGS.label_smoothing,
-        flip=FLAGS.flip, mixed_precision=FLAGS.mixed_precision, frames=_given("frames", 8), stride=FLAGS.stride,
-        crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
+        flip=FLAGS.flip, mixed_precision=FLAGS.mixed_precision, frames=_given("frames", 8),
+        stride=FLAGS.stride, crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
         cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps,
         init_from=FLAGS.init_from, sfc_split=FLAGS.sfc_split, sfc_tau=FLAGS.sfc_tau,
         seed=FLAGS.seed, precise_bn_batches=FLAGS.precise_bn_batches, verbose=FLAGS.verbose)

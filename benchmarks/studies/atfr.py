@@ -2,9 +2,10 @@
 
 Baselines are trained from scratch; SGS variants are initialized from their
 trained baseline and fine-tuned (the paper plugs SGS into 3D CNNs; trained
-from scratch on this small dataset they were fragile). Ablations on the 3D ResNet-18-like model: sampling kernel (Table 2),
-embedding dimension L (Table 3), similarity measure (Table 1's magnitude vs
-our distance-to-mean option) and placement (Table 6). With settings.seeds > 1
+from scratch on this small dataset they were fragile). Ablations on the
+3D ResNet-18-like model: sampling kernel (Table 2), embedding dimension L
+(Table 3), similarity measure (Table 1's magnitude vs our distance-to-mean
+option) and placement (Table 6). With settings.seeds > 1
 every configuration is trained that many times (training seeds 0, 1, ...,
 same data; each SGS run starts from the baseline of its seed), and the tables
 add the mean and standard deviation of top-1.

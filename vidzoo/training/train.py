@@ -130,10 +130,9 @@ def _check_resume(config, run_dir):
     if not os.path.exists(path):
         return
     with open(path) as handle:
-        saved = json.load(handle)
-    defaults = {"flip": True}  # runs saved before the field existed flipped
-    changed = {k: (saved.get(k, defaults.get(k)), getattr(config, k)) for k in RESUME_KEYS
-               if saved.get(k, defaults.get(k)) != getattr(config, k)}
+        saved = {"flip": True, **json.load(handle)}  # runs saved before `flip` flipped
+    changed = {k: (saved.get(k), getattr(config, k)) for k in RESUME_KEYS
+               if saved.get(k) != getattr(config, k)}
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
         raise ValueError(f"train: {run_dir} holds a run with other settings ({details}); "
