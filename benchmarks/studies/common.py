@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from vidzoo.tf_data.synthetic import make_dataset
+from vidzoo.tf_data.synthetic import FLIP_KEEPS_CLASS, make_dataset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,7 +36,7 @@ class Settings:
     epochs: int = 15  # from-scratch training
     finetune_epochs: int = 8  # SGS / SFC added to a trained model
     lr: float = 0.01
-    flip: bool = False  # no mirroring in training: a mirrored move_left is a move_right
+    flip: bool = FLIP_KEEPS_CLASS  # False: a mirrored move_left is a move_right
     eval_clips: int = 3
     eval_crops: int = 1
     seed: int = 0  # the dataset's and the first training run's seed

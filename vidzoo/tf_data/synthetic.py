@@ -8,7 +8,7 @@ black frames, background-only frames, or another glyph moving diagonally
 (a direction that is no class). "up" and "down" differ only in the order of
 their frames, so a model that ignores time cannot separate them. A mirrored
 "left" video is a "right" one: train without random horizontal flips
-(`TrainConfig(flip=False)`, `vidzoo train --noflip`).
+(`TrainConfig(flip=FLIP_KEEPS_CLASS)`, `vidzoo train --noflip`).
 
 Videos are written as H.264 mp4 with PyAV into `root/<split>/<class>/`, with
 `root/<split>.csv` manifests (`path,label`) and `root/classes.json`.
@@ -27,6 +27,8 @@ CLASSES = ("move_up", "move_down", "move_left", "move_right")
 _DIRECTIONS = {"move_up": (-1, 0), "move_down": (1, 0), "move_left": (0, -1),
                "move_right": (0, 1)}
 _GLYPH_SIZE = 0.25  # of the frame size
+# A mirrored move_left is a move_right: training must not flip horizontally.
+FLIP_KEEPS_CLASS = False
 
 
 def _background(rng, size):

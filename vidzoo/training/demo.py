@@ -22,7 +22,7 @@ import json
 import os
 import time
 
-from vidzoo.tf_data.synthetic import make_dataset
+from vidzoo.tf_data.synthetic import FLIP_KEEPS_CLASS, make_dataset
 from vidzoo.training.evaluate import evaluate_run
 from vidzoo.training.export import export_run
 from vidzoo.training.train import TrainConfig, train
@@ -94,7 +94,7 @@ def run_demo(workdir, model="resnet3d_18", epochs=15, frames=16, crop_size=56,
         config = TrainConfig(model=name, train=data["train"], val=data["val"], run_dir=run_dir,
                              epochs=epochs, frames=frames, crop_size=crop_size, lr=lr,
                              batch_size=batch_size, seed=seed, verbose=verbose,
-                             flip=False,  # a mirrored move_left is a move_right
+                             flip=FLIP_KEEPS_CLASS,
                              init_from=None if name == model else baseline_dir)
         summary = train(config)
         evaluation = evaluate_run(run_dir, data["val"], num_clips, num_crops, batch_size,
