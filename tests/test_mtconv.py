@@ -37,6 +37,22 @@ def test_triplet_cosine_selection_by_hand():
     np.testing.assert_array_equal(y, [[2, 0], [0, 3]])
 
 
+def test_selection_picks_each_clips_own_frames():
+    # Two clips in one batch with different least-similar frames: the gather
+    # must index each clip's frames, in temporal order.
+    x = np.zeros((2, 4, 1, 1, 2), "float32")
+    x[0, :2, 0, 0, 0] = 1  # clip 0: frames (1,0) (1,0) (0,1) (0,1) -> keep 1, 2
+    x[0, 2:, 0, 0, 1] = 1
+    x[1, :, 0, 0, 0] = 1  # clip 1: frames (1,0) (0,1) (1,0) (1,0) -> keep 0, 1
+    x[1, 1] = [0, 1]
+    x *= np.arange(1, 5, dtype="float32").reshape(1, 4, 1, 1, 1)  # tag frames by scale
+    y = TripletCosineSelection()(x).numpy()[:, :, 0, 0]
+    np.testing.assert_array_equal(y[0], [[2, 0], [0, 3]])
+    np.testing.assert_array_equal(y[1], [[1, 0], [0, 2]])
+    want = np.take_along_axis(x, np.array([[1, 2], [0, 1]])[:, :, None, None, None], axis=1)
+    np.testing.assert_array_equal(TripletCosineSelection()(x).numpy(), want)
+
+
 def test_linear_resize_half_pixel_by_hand():
     x = np.array([0.0, 1.0], "float32").reshape(1, 2)
     np.testing.assert_allclose(linear_resize_axis(x, 4, 1).numpy()[0], [0, 0.25, 0.75, 1])
@@ -65,11 +81,17 @@ def test_mtconv_channel_split_and_branches():
         y[..., :14], tf.nn.relu(norm(conv(x[..., :7]), training=False)).numpy(), rtol=1e-5)
 
 
-def test_mtconv_prolonged_branch_by_its_definition():
-    layer = MTConv(8, kernel_size=1, ratio=0.5, activation=None)
-    x = random_video((1, 4, 4, 4, 4))
+@pytest.mark.parametrize("kernel, strides, shape", [
+    (1, 1, (1, 4, 4, 4, 4)),
+    (3, (1, 2, 2), (1, 5, 7, 7, 4)),  # strided, odd sizes: both paths still meet in size
+])
+def test_mtconv_prolonged_branch_by_its_definition(kernel, strides, shape):
+    # Each path resized on its own, then added: the layer resizes their sum once.
+    layer = MTConv(8, kernel_size=kernel, strides=strides, ratio=0.5, activation=None)
+    x = random_video(shape)
     y = layer(x).numpy()
     local = y[..., :4]
+    size = y.shape[1:4]
 
     def reduce(v):
         pooled = SoftPool3D()(v)
@@ -77,8 +99,8 @@ def test_mtconv_prolonged_branch_by_its_definition():
 
     conv_l, norm_l = layer.from_local
     conv_i, norm_i = layer.from_input
-    branch = (trilinear_resize(norm_l(conv_l(reduce(local)), training=False), (4, 4, 4))
-              + trilinear_resize(norm_i(conv_i(reduce(x[..., 2:])), training=False), (4, 4, 4)))
+    branch = (trilinear_resize(norm_l(conv_l(reduce(local)), training=False), size)
+              + trilinear_resize(norm_i(conv_i(reduce(x[..., 2:])), training=False), size))
     np.testing.assert_allclose(y[..., 4:], branch.numpy(), rtol=1e-5, atol=1e-6)
 
 

@@ -5,8 +5,9 @@
   the other channels. P takes the local output and the remaining input
   channels, shrinks both 2x in space (SoftPool) and 2x in time (triplet cosine
   frame selection), convolves each (Conv3D + BN), resizes both trilinearly back
-  to the local output's size, adds them and applies the activation. The two
-  branches are concatenated: [L, P].
+  to the local output's size, adds them and applies the activation (computed
+  as one resize of the sum, which is equal). The two branches are
+  concatenated: [L, P].
 * `SoftPool3D`: softmax-weighted pooling, sum_i softmax(a)_i a_i per window.
 * `TripletCosineSelection`: per frame the spatial sum of activations; each
   frame's score is its cosine similarity to the previous plus to the next
@@ -56,12 +57,26 @@ def triplet_cosine_scores(x):
     return with_previous + with_next
 
 
+def take_frames(x, index):
+    """(N, T, H, W, C), (N, K) frame indices -> (N, K, H, W, C): clip n's frames index[n].
+
+    One gather of whole frames from the (clip, frame)-flattened tensor.
+    `ops.take_along_axis` would broadcast the index to the full output shape
+    and gather element by element: that made MTNet-S r = 0.875 about 35 ms
+    slower per clip on CPU (docs/mtconv_profile.md).
+    """
+    shape = ops.shape(x)
+    frames_of_clips = ops.reshape(x, (-1,) + tuple(shape[2:]))
+    first_frame = ops.arange(ops.shape(index)[0], dtype=index.dtype)[:, None] * shape[1]
+    picked = ops.take(frames_of_clips, ops.reshape(index + first_frame, (-1,)), axis=0)
+    return ops.reshape(picked, (-1, index.shape[1]) + tuple(shape[2:]))
+
+
 def triplet_cosine_select(x):
     """Keep the floor(T/2) least self-similar frames, in temporal order (T >= 2)."""
     keep = max(1, x.shape[1] // 2)
     _, index = ops.top_k(-triplet_cosine_scores(x), k=keep, sorted=True)
-    index = ops.sort(index, axis=-1)
-    return ops.take_along_axis(x, index[:, :, None, None, None], axis=1)
+    return take_frames(x, ops.sort(index, axis=-1))
 
 
 @keras.saving.register_keras_serializable(package="vidzoo")
@@ -211,10 +226,13 @@ class MTConv(layers.Layer):
         local = self._activate(norm(conv(local_in), training=training))
         if not self.has_prolonged:
             return local
-        prolonged = 0
+        # Both reduced paths have the same size (pool and select commute with the
+        # local conv's spatial stride), and the resize is linear, so the sum is
+        # resized once: resize(a) + resize(b) = resize(a + b).
+        reduced = 0
         for (conv, norm), source in ((self.from_local, local), (self.from_input, rest_in)):
-            reduced = norm(conv(self._reduce(source)), training=training)
-            prolonged = prolonged + trilinear_resize(reduced, self.output_size)
+            reduced = reduced + norm(conv(self._reduce(source)), training=training)
+        prolonged = trilinear_resize(reduced, self.output_size)
         return ops.concatenate([local, self._activate(prolonged)], axis=-1)
 
     def compute_output_shape(self, input_shape):
