@@ -29,13 +29,16 @@ def _options(method, clusters):
     return {"temporal_clustering": {"num_clusters": clusters, "method": method}}
 
 
-def run(bench):
-    data = bench.data(VIDEO_FRAMES)
+def run(bench, difficulty="easy"):
+    """Results keyed by RUNS; on other than "easy" data the runs' cache keys
+    start with the difficulty (training memory does not depend on the data)."""
+    data = bench.data(VIDEO_FRAMES, difficulty)
+    prefix = "" if difficulty == "easy" else f"{difficulty}_"
 
     def trained(key, frames, stride, options):
         return lambda r: bench.train_and_evaluate(
-            repeat_key(key, r), "tsm_r18", data, frames=frames, stride=stride, epochs=EPOCHS,
-            eval_clips=1, eval_crops=1, repeat=r, model_options=options)
+            repeat_key(prefix + key, r), "tsm_r18", data, frames=frames, stride=stride,
+            epochs=EPOCHS, eval_clips=1, eval_crops=1, repeat=r, model_options=options)
 
     runs = {key: trained(key, frames, stride, _options(method, clusters))
             for key, (method, frames, stride, clusters) in RUNS.items()}
@@ -54,14 +57,14 @@ def _label(key):
     return method, "all (32)" if frames == VIDEO_FRAMES else str(frames), clusters or "-"
 
 
-def report(results, figures):
+def report(results, figures, plot_name="clustering_accuracy_vs_gflops.png"):
     rows = []
     for key in RUNS:
         row = results[key]
         rows.append(list(_label(key)) + [
             f"{row['gflops_per_video']:.2f}", f"{row['train_mib_per_video']:.0f}",
             f"{row['video_top1']:.3f}", format_mean_sd(row), f"{row['train_seconds']:.0f}"])
-    plot(results, f"{figures}/clustering_accuracy_vs_gflops.png")
+    plot(results, f"{figures}/{plot_name}")
     return markdown_table(["model", "#frames", "#clusters", "GFLOPs/video:",
                            "train memory MiB/video:", "top-1, seed 0:",
                            "top-1, mean ± sd (seeds):", "train s:"], rows)

@@ -55,11 +55,13 @@ class Bench:
     def path(self, *parts):
         return os.path.join(self.workdir, *parts)
 
-    def data(self, video_frames=32):
-        """The synthetic dataset with videos of `video_frames` frames at 64x64."""
+    def data(self, video_frames=32, difficulty="easy"):
+        """The synthetic dataset with videos of `video_frames` frames at 64x64
+        (`difficulty`: a preset of `vidzoo.tf_data.synthetic.DIFFICULTIES`)."""
         s = self.settings
-        return make_dataset(self.path(f"data{video_frames}"), s.train_per_class,
-                            s.val_per_class, frames=video_frames, size=64, seed=s.seed)
+        folder = f"data{video_frames}" + ("" if difficulty == "easy" else f"_{difficulty}")
+        return make_dataset(self.path(folder), s.train_per_class, s.val_per_class,
+                            frames=video_frames, size=64, seed=s.seed, difficulty=difficulty)
 
     def cached(self, key, compute):
         """`compute()`'s JSON result, stored as results/<key>.json and reused."""
