@@ -310,8 +310,26 @@ def mtconv_section(results, figures):
         "Cost ratios are architecture arithmetic and are compared directly; accuracies "
         f"here are {runs} from scratch, 8 epochs on 96 videos. MTNet-S here is 45-58M "
         "parameters (X3D-S's skeleton with full 3x3x3 MTConvs) and trains slowly on CPU.",
+        _mtconv_latency(results),
     ]
     return "\n".join(lines)
+
+
+def _mtconv_latency(results):
+    """Fewer GFLOPs but more time at batch 1: say so, and where it is profiled."""
+    reference = results["r=1"]
+    slower = [f"{label} {row['latency_ms']:.0f} ms" for label, row in results.items()
+              if label.startswith("r=") and label != "r=1"
+              and row["latency_ms"] > reference["latency_ms"]]
+    if not slower:
+        return "- Every r < 1 is faster than r = 1 at batch 1, as its GFLOPs predict."
+    return (f"- Batch-1 latency on CPU: r = 1 {reference['latency_ms']:.0f} ms against "
+            f"{', '.join(slower)}, although r < 1 computes fewer GFLOPs. Each of MTNet-S's "
+            "78 prolonged branches adds two small Conv3D + BN, SoftPool, frame selection "
+            "and a resize; `benchmarks/mtconv_profile.py` times these pieces "
+            "(docs/mtconv_profile.md). Since 2026-11-22 MTConv gathers the selected "
+            "frames whole, not with `take_along_axis`; the profile measures the "
+            "difference. The latencies above are measured with the current code.")
 
 
 def speed_section(results, figures):
@@ -370,7 +388,8 @@ def write(bench, out, runs):
         f"Data: the embedded synthetic dataset (`vidzoo.tf_data.synthetic`), 4 classes "
         f"(a glyph moving up/down/left/right, with inserted black, still and distractor "
         f"chunks), {4 * s.train_per_class} training and {4 * s.val_per_class} validation "
-        f"videos of 32 frames (64 for SFC) at 64x64, H.264. 3D CNNs see "
+        f"videos of 32 frames (64 for SFC) at 64x64, H.264; the default `easy` preset "
+        "everywhere except section 2b (`hard`, described there). 3D CNNs see "
         f"{s.frames}-frame clips at stride {s.stride}, {s.crop_size}x{s.crop_size} crops, "
         f"{'random flips' if s.flip else 'no flips (a mirrored move_left is a move_right)'}; "
         f"SGD with momentum 0.9, lr {s.lr}, cosine schedule, batch {s.batch_size}, "
