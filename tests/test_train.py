@@ -134,6 +134,8 @@ def test_resumes_after_kill_9_at_the_right_epoch_and_step(data, tmp_path):
     latest = tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
     saved_step = int(latest.rsplit("-", 1)[1])
     assert 4 <= saved_step < 9
+    progress = json.loads((tmp_path / "run" / "checkpoints" / "progress.json").read_text())
+    seconds_saved = progress["seconds"][str(saved_step)]
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -142,8 +144,22 @@ def test_resumes_after_kill_9_at_the_right_epoch_and_step(data, tmp_path):
     assert (resumed["epoch"], resumed["step"]) == divmod(saved_step, 3)
     assert f"epoch {resumed['epoch'] + 1}, step {resumed['step']}" in result.stdout
     assert summary["optimizer_steps"] == 9  # 3 epochs x 3 steps, none repeated or lost
-    assert len(summary["history"]["loss"]) == 3 - resumed["epoch"]
+    # History and training time cover the whole run, not just the resumed part.
+    assert len(summary["history"]["loss"]) == 3
+    assert len(summary["history"]["val_top1"]) == 3
+    assert 0 < seconds_saved < summary["train_seconds"]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["flip"] is False
+
+
+def test_history_before_a_resumed_epoch_keeps_only_the_finished_epochs(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    checkpointer = Checkpointer(model, str(tmp_path))
+    checkpointer.set_model(model)
+    for epoch, loss in enumerate((3.0, 2.0, 1.0)):  # epoch 2's checkpoint was lost
+        checkpointer.on_epoch_end(epoch, {"loss": loss, "top1": 0.5 + epoch / 10})
+    assert checkpointer.history_before(2) == {"loss": [3.0, 2.0], "top1": [0.5, 0.6]}
+    assert checkpointer.history_before(0) == {}
 
 
 def test_bad_settings_and_paths_raise_clear_errors(data, tmp_path):

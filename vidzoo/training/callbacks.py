@@ -2,6 +2,10 @@
 statistics of adaptive models (B' histograms, GFLOPs per clip), precise
 BatchNorm statistics, and moving-statistics sync across workers."""
 
+import json
+import os
+import time
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -23,14 +27,25 @@ class Checkpointer(keras.callbacks.Callback):
     so a process killed while saving (even `kill -9`) leaves the previous
     checkpoint usable. The optimizer's `iterations` is saved with it: that
     gives the epoch and step to resume at (`vidzoo.training.train`).
+
+    `progress.json` beside the checkpoints holds each finished epoch's logs
+    and the training seconds up to each checkpoint, written before the
+    checkpoint itself, so a resumed run reports its whole history and
+    training time (`history_before`, `total_seconds`). It is a side file, not
+    part of the checkpoint, so checkpoints written without it still restore.
     """
+
+    PROGRESS = "progress.json"
 
     def __init__(self, model, directory, every_n_steps=0, max_to_keep=3):
         super().__init__()
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
+        self.directory = directory
         self.every_n_steps = every_n_steps
         self._last_saved = None
+        self._seconds_before = 0.0
+        self._segment_start = time.perf_counter()
 
     def restore(self):
         """Restore the latest checkpoint if there is one; returns its path or None."""
@@ -39,9 +54,30 @@ class Checkpointer(keras.callbacks.Callback):
             self.checkpoint.restore(path).assert_existing_objects_matched()
         return path
 
+    def total_seconds(self):
+        """Training seconds of the run: this process's since fit() began plus
+        those recorded with the restored checkpoint (0 for a run without
+        `progress.json`); time after that checkpoint died with its process."""
+        return self._seconds_before + time.perf_counter() - self._segment_start
+
+    def history_before(self, epoch):
+        """{metric: [value per epoch]} of the recorded epochs before `epoch`."""
+        epochs = self._progress()["epochs"]
+        history = {}
+        for index in sorted(int(key) for key in epochs if int(key) < epoch):
+            for key, value in epochs[str(index)].items():
+                history.setdefault(key, []).append(value)
+        return history
+
+    def on_train_begin(self, logs=None):
+        step = str(optimizer_step(self.model))
+        self._seconds_before = self._progress()["seconds"].get(step, self._seconds_before)
+        self._segment_start = time.perf_counter()
+
     def save(self):
         step = optimizer_step(self.model)
         if step != self._last_saved:
+            self._record("seconds", str(step), self.total_seconds())
             self.manager.save(checkpoint_number=step)
             self._last_saved = step
 
@@ -50,7 +86,27 @@ class Checkpointer(keras.callbacks.Callback):
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):
+        # A kill before the checkpoint redoes the epoch; history_before() then
+        # drops this entry, and the redone epoch overwrites it.
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        self._record("epochs", str(epoch), logs)
         self.save()
+
+    def _progress(self):
+        path = os.path.join(self.directory, self.PROGRESS)
+        if not os.path.exists(path):
+            return {"epochs": {}, "seconds": {}}
+        with open(path) as handle:
+            return json.load(handle)
+
+    def _record(self, field, key, value):
+        progress = self._progress()
+        progress[field][key] = value
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, self.PROGRESS)
+        with open(path + ".tmp", "w") as handle:
+            json.dump(progress, handle)
+        os.replace(path + ".tmp", path)
 
 
 class AdaptiveStats(keras.callbacks.Callback):

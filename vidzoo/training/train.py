@@ -31,7 +31,6 @@ import dataclasses
 import json
 import math
 import os
-import time
 
 import keras
 import numpy as np
@@ -324,6 +323,12 @@ def _fit(model, train_data, val, callbacks, config, steps_per_epoch, start_epoch
     return history
 
 
+def _merged(earlier, later):
+    """Per-epoch histories of consecutive segments of one run, joined."""
+    return {key: earlier.get(key, []) + later.get(key, [])
+            for key in dict.fromkeys(list(earlier) + list(later))}
+
+
 def train(config):
     """Train (or resume) the run described by `config`; returns the summary dict."""
     config.check()
@@ -379,10 +384,10 @@ def train(config):
     if checkpoint and config.verbose:
         print(f"resuming from {checkpoint}: epoch {start_epoch + 1}, step {start_step}")
 
-    start = time.perf_counter()
-    history = _fit(model, train_data, val, callbacks, config, steps_per_epoch,
-                   start_epoch, start_step)
-    seconds = time.perf_counter() - start
+    history = _merged(checkpointer.history_before(start_epoch),
+                      _fit(model, train_data, val, callbacks, config, steps_per_epoch,
+                           start_epoch, start_step))
+    seconds = checkpointer.total_seconds()
     summary = {
         "model": config.model,
         "classes": classes,
