@@ -8,12 +8,12 @@ Writes docs/benchmarks.md.
 import argparse
 import datetime
 import os
-import platform
 import tempfile
 import time
 
 import numpy as np
 
+import machine
 from vidzoo.tf_data import manifest, records, synthetic
 from vidzoo.tf_data.decode import probe, read_frames
 from vidzoo.tf_data.pipeline import ClipConfig, video_dataset
@@ -80,8 +80,7 @@ def main():
     lines += [f"| {name} | {rate:.1f} | {rate / raw:.2f} |" for name, rate in rows]
     lines += [
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python "
-        f"{platform.python_version()}; {datetime.date.today()}.",
+        f"Machine: {machine.describe()}; {datetime.date.today()}.",
         "Command: `python benchmarks/data_benchmark.py`.",
     ]
     with open(args.out, "w") as handle:

@@ -13,7 +13,6 @@ same shape for scale. Writes docs/depthwise_benchmark.md.
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 
@@ -23,6 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import machine  # noqa: E402
 from vidzoo.layers import DepthwiseConv3D  # noqa: E402
 from vidzoo.layers.depthwise import channelwise_correlation  # noqa: E402
 
@@ -95,8 +95,7 @@ def main():
     lines = [
         "# Channelwise 3x3x3 convolution on TensorFlow CPU",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, "
-        f"Keras {keras.__version__}. Date: {datetime.date.today().isoformat()}.",
+        f"Machine: {machine.describe()}. Date: {datetime.date.today().isoformat()}.",
         "",
         "Command: `" + " ".join(["python benchmarks/depthwise_benchmark.py"] + sys.argv[1:]) + "`",
         "",

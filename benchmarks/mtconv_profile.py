@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import datetime
 import os
-import platform
 import sys
 import time
 
@@ -35,6 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
+import machine  # noqa: E402
 from vidzoo.layers import mtconv  # noqa: E402
 from vidzoo.training.flops import count_flops  # noqa: E402
 from vidzoo.zoo import get_model  # noqa: E402
@@ -125,8 +125,8 @@ def write_report(path, rows, args):
     lines = [
         "# MTNet-S batch-1 CPU latency: where the prolonged branch's time goes",
         "",
-        f"Measured {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} CPU "
-        f"core(s), TensorFlow {tf.__version__}, input {SHAPE}, forward under tf.function, "
+        f"Measured {datetime.date.today()} on {machine.describe()}, input {SHAPE}, "
+        "forward under tf.function, "
         f"median of {args.rounds} interleaved rounds of {args.calls} calls.",
         "",
         "    python benchmarks/mtconv_profile.py " +

@@ -10,6 +10,10 @@ Each study trains with `vidzoo.training` and caches every result as JSON in
 `workdir/results/`; training runs resume from checkpoints. Rerunning the same
 command therefore continues an interrupted reproduction and then rewrites the
 page from all cached results. A study is reported only once all its runs exist.
+Each finished study's results and run record (command, date, machine) are also
+stored next to the page, in docs/results/data/: `--report_only` rewrites the
+page from them in a fresh clone, and a study without results in `workdir`
+keeps the page's stored results (or, without those, its section as it is).
 """
 
 import argparse
@@ -25,7 +29,6 @@ import common  # noqa: E402
 import report  # noqa: E402
 
 STUDIES = tuple(report.TITLES)
-RUNS_FILE = "runs.json"
 
 
 def _study(name):
@@ -39,7 +42,8 @@ def main():
     parser.add_argument("--study", action="append", choices=STUDIES,
                         help="run only these studies (repeatable; default: all)")
     parser.add_argument("--report_only", action="store_true",
-                        help="rewrite the page from cached results without running anything")
+                        help="rewrite the page from cached results (the work directory's, "
+                             "else docs/results/data/) without running anything")
     parser.add_argument("--out", default="docs/results.md")
     parser.add_argument("--seeds", type=int, default=1,
                         help="training runs per configuration (seeds 0, 1, ...; tables add "
@@ -58,17 +62,18 @@ def main():
             with open(bench.path("results", f"study_{name}.json"), "w") as handle:
                 json.dump(results, handle, indent=2)
             print(f"study {name}: {time.perf_counter() - start:.0f} s", flush=True)
-            # The page names the command and date that produced each study.
+            # The page names the command, date and machine that produced each study.
             runs[name] = {"command": " ".join(["python"] + sys.argv),
-                          "date": datetime.date.today().isoformat()}
-            with open(bench.path("results", RUNS_FILE), "w") as handle:
+                          "date": datetime.date.today().isoformat(),
+                          "machine": common.machine()}
+            with open(bench.path("results", report.RUNS_FILE), "w") as handle:
                 json.dump(runs, handle, indent=2)
     report.write(bench, args.out, runs)
 
 
 def _load_runs(bench):
     """{study: {"command", "date"}} of the runs that produced the cached results."""
-    path = bench.path("results", RUNS_FILE)
+    path = bench.path("results", report.RUNS_FILE)
     if not os.path.exists(path):
         return {}
     with open(path) as handle:

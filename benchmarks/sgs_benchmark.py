@@ -12,7 +12,6 @@ side by side in one run, as ratios. Writes docs/sgs_benchmark.md.
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 
@@ -22,6 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import machine  # noqa: E402
 from vidzoo.layers import similarity_guided_sampling  # noqa: E402
 
 
@@ -91,8 +91,7 @@ def write_report(path, args, base_time, base_macs, rows, command):
     lines = [
         "# SGS benchmark: work after SGS against B'",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"TensorFlow {tf.__version__} (CPU), Keras {keras.__version__}. "
+        f"Machine: {machine.describe()}, no GPU. "
         f"Date: {datetime.date.today().isoformat()}.",
         "",
         f"Command: `{command}`",

@@ -10,7 +10,6 @@ it stopped.
 import dataclasses
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -229,20 +228,15 @@ def time_calls(function, repeats, warmup=1):
 
 
 def machine():
-    """A one-line description of the machine the figures were measured on."""
-    import keras
-    import tensorflow as tf
+    """A one-line description of the machine the figures were measured on
+    (`benchmarks/machine.py`; imported here, since studies also run as scripts
+    from this folder)."""
+    benchmarks = os.path.dirname(HERE)
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    import machine as machine_info
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle
-                     if line.startswith("model name")]
-        cpu = f"{names[0]} x{len(names)}" if names else cpu
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    return machine_info.describe()
 
 
 def markdown_table(header, rows):

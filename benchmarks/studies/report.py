@@ -5,6 +5,8 @@ import os
 
 import common
 
+RUNS_FILE = "runs.json"
+
 TITLES = {
     "atfr": "1. ATFR: Similarity Guided Sampling (seed 000)",
     "clustering": "2. Full-video temporal clustering (seed 004, Table 1)",
@@ -16,12 +18,50 @@ TITLES = {
 }
 
 
-def _load(bench, name):
-    path = bench.path("results", f"study_{name}.json")
+def data_dir(out):
+    """Where the page keeps each study's results and run record (committed with
+    it), so the page can be rewritten without the work directory."""
+    return os.path.join(os.path.dirname(os.path.abspath(out)), "results", "data")
+
+
+def _read_json(path):
     if not os.path.exists(path):
         return None
     with open(path) as handle:
         return json.load(handle)
+
+
+def _write_json(path, value):
+    with open(path + ".tmp", "w") as handle:
+        json.dump(value, handle, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def load_study(bench, out, name):
+    """Study `name`'s results: the work directory's, else the page's stored copy."""
+    results = _read_json(bench.path("results", f"study_{name}.json"))
+    if results is None:
+        results = _read_json(os.path.join(data_dir(out), f"study_{name}.json"))
+    return results
+
+
+def load_runs(out, runs):
+    """The page's stored run records, updated by the work directory's `runs`."""
+    return dict(_read_json(os.path.join(data_dir(out), RUNS_FILE)) or {}, **runs)
+
+
+def kept_sections(out):
+    """{heading: body} of the sections on the current page, kept for studies
+    whose results are in neither the work directory nor the page's data."""
+    if not os.path.exists(out):
+        return {}
+    with open(out) as handle:
+        text = handle.read()
+    sections = {}
+    for block in text.split("\n## ")[1:]:
+        heading, _, body = block.partition("\n")
+        sections[heading.strip()] = body.strip("\n")
+    return sections
 
 
 def compute_seconds(value):
@@ -372,18 +412,54 @@ SECTIONS = {"atfr": atfr_section, "clustering": clustering_section,
 
 
 def write(bench, out, runs):
-    """Write `out` (docs/results.md) and its figures from every finished study;
-    `runs` maps each study to the command and date that produced it."""
+    """Write `out` (docs/results.md) and its figures from every finished study,
+    and store each study's results and run record (`runs`: study -> command,
+    date, machine) in data_dir(out). A study with no results anywhere keeps
+    its section of the current page as it is."""
     figures = os.path.join(os.path.dirname(os.path.abspath(out)), "results")
-    os.makedirs(figures, exist_ok=True)
-    s = bench.settings
-    parts = [
+    os.makedirs(data_dir(out), exist_ok=True)
+    runs = load_runs(out, runs)
+    kept = kept_sections(out)
+    parts = _preamble(bench.settings)
+    missing = []
+    for name, title in TITLES.items():
+        results = load_study(bench, out, name)
+        if results is not None:
+            _write_json(os.path.join(data_dir(out), f"study_{name}.json"), results)
+            parts += [f"## {title}", "", _provenance(runs.get(name, {}), results), "",
+                      SECTIONS[name](results, figures), ""]
+        elif title in kept:
+            parts += [f"## {title}", "", kept[title], ""]
+        else:
+            missing.append(name)
+    if missing:
+        parts += ["## Not yet run", "", "Studies without results in the work directory: "
+                  + ", ".join(missing) + ".", ""]
+    _write_json(os.path.join(data_dir(out), RUNS_FILE), runs)
+    with open(out, "w") as handle:
+        handle.write("\n".join(parts))
+    print(f"wrote {out}")
+
+
+def _provenance(run, results):
+    """The line under a section's heading: date, machine, command and compute."""
+    return (f"Measured {run.get('date', 'unrecorded')} on "
+            f"{run.get('machine', 'an unrecorded machine')}, no GPU, with "
+            f"`{run.get('command', 'an unrecorded command')}`; compute "
+            f"{compute_seconds(results) / 60:.1f} min.")
+
+
+def _preamble(s):
+    """The page's title and the settings every study shares."""
+    return [
         "# Reproducing the papers' claims at small scale",
         "",
-        f"Measured on {common.machine()}, no GPU. Each section names the command "
-        "(run from the repository root) and the date that produced it; rerunning a "
-        "command resumes from the cached results in its work directory and rewrites "
-        "this page.",
+        "Each section names the date, the machine and the command (run from the "
+        "repository root) that produced it; rerunning a command resumes from the cached "
+        "results in its work directory and rewrites this page. Each study's results are "
+        "also stored in `docs/results/data/`, so `python benchmarks/reproduce.py "
+        "--report_only` rewrites the page without its work directory; a rerun of one "
+        "study leaves the other sections as they are.",
         "",
         f"Data: the embedded synthetic dataset (`vidzoo.tf_data.synthetic`), 4 classes "
         f"(a glyph moving up/down/left/right, with inserted black, still and distractor "
@@ -403,23 +479,8 @@ def write(bench, out, runs):
         "2026-11-22 the evaluation's timing included tracing, which inflated MTNet's "
         "figures up to 7x). Until 2026-11-22 every study also trained with random "
         "horizontal flips, which gave half the left/right clips the wrong label and capped "
-        "top-1 near 0.75; all figures below are from runs without them.",
+        "top-1 near 0.75; all figures below are from runs without them. Times and speeds "
+        "compare within a section (one machine, one run), not across sections measured "
+        "on different machines.",
         "",
     ]
-    missing = []
-    for name, title in TITLES.items():
-        results = _load(bench, name)
-        if results is None:
-            missing.append(name)
-            continue
-        minutes = compute_seconds(results) / 60
-        run = runs.get(name, {"command": "unrecorded", "date": "unrecorded"})
-        parts += [f"## {title}", "", f"Measured {run['date']} with `{run['command']}`; "
-                  f"compute {minutes:.1f} min on this machine.", "",
-                  SECTIONS[name](results, figures), ""]
-    if missing:
-        parts += ["## Not yet run", "", "Studies without results in the work directory: "
-                  + ", ".join(missing) + ".", ""]
-    with open(out, "w") as handle:
-        handle.write("\n".join(parts))
-    print(f"wrote {out}")
