@@ -75,12 +75,14 @@ def plot(results, path):
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     colours = {"TSM": "tab:gray", "uniform": "tab:orange", "slope": "tab:green",
                "cumulative": "tab:blue"}
+    labelled = set()  # one legend entry per method
     for key in RUNS:
         method, frames, clusters = _label(key)
         row = results[key]
         top1 = 100 * mean_and_sd(row)[0]
         axis.scatter(row["gflops_per_video"], top1, color=colours[method],
-                     label=method if method != "TSM" or frames == "8" else None)
+                     label=None if method in labelled else method)
+        labelled.add(method)
         axis.annotate(f"{frames}f" if method == "TSM" else f"g={clusters}",
                       (row["gflops_per_video"], top1), fontsize=7,
                       textcoords="offset points", xytext=(4, 3))

@@ -210,7 +210,10 @@ def clustering_hard_section(results, figures):
         "Section 2's runs on the `hard` synthetic data: a 10-pixel glyph instead of 15, "
         "distractor chunks of 40-60% of the video instead of 15-35%, a background panning "
         "1 pixel per frame in a random direction, and Gaussian pixel noise (sd 12). "
-        "GFLOPs and training memory are section 2's (they do not depend on the data).", "",
+        "GFLOPs and training memory do not depend on the data: GFLOPs equal section 2's, "
+        "and where the memory figures differ from section 2's, that is the probe's "
+        "spread between runs (the two sections may come from different runs and "
+        "machines).", "",
         table, "", f"![accuracy vs GFLOPs](results/{clustering_hard.PLOT})", "",
         *_clustering_summary(results, best),
         _clustering_accuracy(results, best),
