@@ -18,7 +18,6 @@ keeps the page's stored results (or, without those, its section as it is).
 
 import argparse
 import datetime
-import json
 import os
 import sys
 import time
@@ -54,30 +53,19 @@ def main():
         parser.error(f"--seeds must be at least 1; got {args.seeds}")
     settings = common.Settings(seeds=args.seeds)
     bench = common.Bench(args.workdir, settings, verbose=args.verbose)
-    runs = _load_runs(bench)
+    runs = report.read_json(bench.path("results", report.RUNS_FILE)) or {}
     if not args.report_only:
         for name in args.study or STUDIES:
             start = time.perf_counter()
             results = _study(name).run(bench)
-            with open(bench.path("results", f"study_{name}.json"), "w") as handle:
-                json.dump(results, handle, indent=2)
+            report.write_json(bench.path("results", f"study_{name}.json"), results)
             print(f"study {name}: {time.perf_counter() - start:.0f} s", flush=True)
             # The page names the command, date and machine that produced each study.
             runs[name] = {"command": " ".join(["python"] + sys.argv),
                           "date": datetime.date.today().isoformat(),
                           "machine": common.machine()}
-            with open(bench.path("results", report.RUNS_FILE), "w") as handle:
-                json.dump(runs, handle, indent=2)
+            report.write_json(bench.path("results", report.RUNS_FILE), runs)
     report.write(bench, args.out, runs)
-
-
-def _load_runs(bench):
-    """{study: {"command", "date"}} of the runs that produced the cached results."""
-    path = bench.path("results", report.RUNS_FILE)
-    if not os.path.exists(path):
-        return {}
-    with open(path) as handle:
-        return json.load(handle)
 
 
 if __name__ == "__main__":

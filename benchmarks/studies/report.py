@@ -24,14 +24,14 @@ def data_dir(out):
     return os.path.join(os.path.dirname(os.path.abspath(out)), "results", "data")
 
 
-def _read_json(path):
+def read_json(path):
     if not os.path.exists(path):
         return None
     with open(path) as handle:
         return json.load(handle)
 
 
-def _write_json(path, value):
+def write_json(path, value):
     with open(path + ".tmp", "w") as handle:
         json.dump(value, handle, indent=1)
     os.replace(path + ".tmp", path)
@@ -39,15 +39,15 @@ def _write_json(path, value):
 
 def load_study(bench, out, name):
     """Study `name`'s results: the work directory's, else the page's stored copy."""
-    results = _read_json(bench.path("results", f"study_{name}.json"))
+    results = read_json(bench.path("results", f"study_{name}.json"))
     if results is None:
-        results = _read_json(os.path.join(data_dir(out), f"study_{name}.json"))
+        results = read_json(os.path.join(data_dir(out), f"study_{name}.json"))
     return results
 
 
 def load_runs(out, runs):
     """The page's stored run records, updated by the work directory's `runs`."""
-    return dict(_read_json(os.path.join(data_dir(out), RUNS_FILE)) or {}, **runs)
+    return dict(read_json(os.path.join(data_dir(out), RUNS_FILE)) or {}, **runs)
 
 
 def kept_sections(out):
@@ -370,9 +370,8 @@ def _mtconv_latency(results):
             f"{', '.join(slower)}, although r < 1 computes fewer GFLOPs. Each of MTNet-S's "
             "78 prolonged branches adds two small Conv3D + BN, SoftPool, frame selection "
             "and a resize; `benchmarks/mtconv_profile.py` times these pieces "
-            "(docs/mtconv_profile.md). Since 2026-11-22 MTConv gathers the selected "
-            "frames whole, not with `take_along_axis`; the profile measures the "
-            "difference. The latencies above are measured with the current code.")
+            "(docs/mtconv_profile.md), including what gathering the selected frames with "
+            "`take_along_axis` (MTConv before 2026-11-22) cost.")
 
 
 def speed_section(results, figures):
@@ -428,7 +427,7 @@ def write(bench, out, runs):
     for name, title in TITLES.items():
         results = load_study(bench, out, name)
         if results is not None:
-            _write_json(os.path.join(data_dir(out), f"study_{name}.json"), results)
+            write_json(os.path.join(data_dir(out), f"study_{name}.json"), results)
             parts += [f"## {title}", "", _provenance(runs.get(name, {}), results), "",
                       SECTIONS[name](results, figures), ""]
         elif title in kept:
@@ -438,7 +437,7 @@ def write(bench, out, runs):
     if missing:
         parts += ["## Not yet run", "", "Studies without results in the work directory: "
                   + ", ".join(missing) + ".", ""]
-    _write_json(os.path.join(data_dir(out), RUNS_FILE), runs)
+    write_json(os.path.join(data_dir(out), RUNS_FILE), runs)
     with open(out, "w") as handle:
         handle.write("\n".join(parts))
     print(f"wrote {out}")

@@ -41,9 +41,10 @@ class Checkpointer(keras.callbacks.Callback):
         super().__init__()
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
-        self.directory = directory
         self.every_n_steps = every_n_steps
         self._last_saved = None
+        self._progress_path = os.path.join(directory, self.PROGRESS)
+        self._progress = _read_progress(self._progress_path)
         self._seconds_before = 0.0
         self._segment_start = time.perf_counter()
 
@@ -62,7 +63,7 @@ class Checkpointer(keras.callbacks.Callback):
 
     def history_before(self, epoch):
         """{metric: [value per epoch]} of the recorded epochs before `epoch`."""
-        epochs = self._progress()["epochs"]
+        epochs = self._progress["epochs"]
         history = {}
         for index in sorted(int(key) for key in epochs if int(key) < epoch):
             for key, value in epochs[str(index)].items():
@@ -71,13 +72,18 @@ class Checkpointer(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         step = str(optimizer_step(self.model))
-        self._seconds_before = self._progress()["seconds"].get(step, self._seconds_before)
+        self._seconds_before = self._progress["seconds"].get(step, self._seconds_before)
         self._segment_start = time.perf_counter()
 
     def save(self):
         step = optimizer_step(self.model)
         if step != self._last_saved:
-            self._record("seconds", str(step), self.total_seconds())
+            # Only the checkpoints the manager keeps can be restored: drop the rest.
+            kept = {path.rsplit("-", 1)[1] for path in self.manager.checkpoints}
+            seconds = {key: value for key, value in self._progress["seconds"].items()
+                       if key in kept}
+            self._progress["seconds"] = dict(seconds, **{str(step): self.total_seconds()})
+            self._write_progress()
             self.manager.save(checkpoint_number=step)
             self._last_saved = step
 
@@ -88,25 +94,23 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         # A kill before the checkpoint redoes the epoch; history_before() then
         # drops this entry, and the redone epoch overwrites it.
-        logs = {key: float(value) for key, value in (logs or {}).items()}
-        self._record("epochs", str(epoch), logs)
+        self._progress["epochs"][str(epoch)] = {
+            key: float(value) for key, value in (logs or {}).items()}
+        self._write_progress()
         self.save()
 
-    def _progress(self):
-        path = os.path.join(self.directory, self.PROGRESS)
-        if not os.path.exists(path):
-            return {"epochs": {}, "seconds": {}}
-        with open(path) as handle:
-            return json.load(handle)
+    def _write_progress(self):
+        os.makedirs(os.path.dirname(self._progress_path), exist_ok=True)
+        with open(self._progress_path + ".tmp", "w") as handle:
+            json.dump(self._progress, handle)
+        os.replace(self._progress_path + ".tmp", self._progress_path)
 
-    def _record(self, field, key, value):
-        progress = self._progress()
-        progress[field][key] = value
-        os.makedirs(self.directory, exist_ok=True)
-        path = os.path.join(self.directory, self.PROGRESS)
-        with open(path + ".tmp", "w") as handle:
-            json.dump(progress, handle)
-        os.replace(path + ".tmp", path)
+
+def _read_progress(path):
+    if not os.path.exists(path):
+        return {"epochs": {}, "seconds": {}}
+    with open(path) as handle:
+        return json.load(handle)
 
 
 class AdaptiveStats(keras.callbacks.Callback):

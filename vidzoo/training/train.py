@@ -303,9 +303,10 @@ def _callbacks(model, config, run_dir, worker, probe, train_data):
     return callbacks
 
 
-def _fit(model, train_data, val, callbacks, config, steps_per_epoch, start_epoch, start_step):
-    """fit() from (start_epoch, start_step) to config.epochs; returns merged history."""
-    history = {}
+def _fit(model, train_data, val, callbacks, config, steps_per_epoch, start_epoch, start_step,
+         history):
+    """fit() from (start_epoch, start_step) to config.epochs; returns `history`
+    (the epochs before start_epoch) extended by those it runs."""
     val_data, val_steps = val
     pieces = []
     if start_step:
@@ -321,12 +322,6 @@ def _fit(model, train_data, val, callbacks, config, steps_per_epoch, start_epoch
         for key, values in result.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
     return history
-
-
-def _merged(earlier, later):
-    """Per-epoch histories of consecutive segments of one run, joined."""
-    return {key: earlier.get(key, []) + later.get(key, [])
-            for key in dict.fromkeys(list(earlier) + list(later))}
 
 
 def train(config):
@@ -384,9 +379,8 @@ def train(config):
     if checkpoint and config.verbose:
         print(f"resuming from {checkpoint}: epoch {start_epoch + 1}, step {start_step}")
 
-    history = _merged(checkpointer.history_before(start_epoch),
-                      _fit(model, train_data, val, callbacks, config, steps_per_epoch,
-                           start_epoch, start_step))
+    history = _fit(model, train_data, val, callbacks, config, steps_per_epoch,
+                   start_epoch, start_step, checkpointer.history_before(start_epoch))
     seconds = checkpointer.total_seconds()
     summary = {
         "model": config.model,
