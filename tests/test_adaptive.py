@@ -38,6 +38,13 @@ def test_insert_sfc_trains_only_sfc():
     assert sfc.output.shape[1] == 4  # 8 frames at res3 -> floor(8 / 2)
 
 
+def test_insert_sfc_reaches_every_sfc_option():
+    options = dict(abstraction_blocks=1, bottleneck_ratio=0.5, scaled=False, topk="frame")
+    sfc = zoo.insert_sfc(_backbone(), split="res3", tau=4 / 3, **options).get_layer("sfc")
+    config = sfc.get_config()
+    assert {key: config[key] for key in options} == options and config["tau"] == 4 / 3
+
+
 def test_insert_sfc_keras_round_trip(tmp_path):
     model = zoo.insert_sfc(_backbone(), split="res3", tau=2)
     assert_keras_round_trip(model, random_clips(2, (8, 32, 32, 3)), tmp_path)

@@ -101,7 +101,7 @@ def test_matches_numpy_loop_and_compacts_bins(kernel):
     assert counts[0] != counts[1]
 
 
-def test_linear_kernel_gradients_follow_eqs_7_and_8():
+def test_linear_kernel_gradients_follow_eqs_7_and_8_and_the_delta_max_path():
     rng = np.random.default_rng(6)
     features = tf.constant(rng.normal(size=(1, 5, 2, 1, 2)).astype("float32"))
     delta = tf.constant([[0.11, 0.33, 0.52, 1.0, 0.74]], "float32")
@@ -117,8 +117,12 @@ def test_linear_kernel_gradients_follow_eqs_7_and_8():
         loss = loss_of(features, delta)
     grad_features, grad_delta = tape.gradient(loss, [features, delta])
 
+    # Hand computation: eq. (7) for I; eq. (8) (slope / gamma) for each Delta_t
+    # with gamma fixed, plus the path through Delta_max = Delta_4, since
+    # u_t = Delta_t / gamma and du_t / dDelta_max = -u_t / Delta_max.
     d = [Fraction(float(v)) for v in delta.numpy()[0]]
     gamma = max(d) / (2 * num_bins)
+    argmax = 3
     want_features = np.zeros((5, 2, 1, 2))
     want_delta = np.zeros(5)
     for t in range(5):
@@ -127,22 +131,134 @@ def test_linear_kernel_gradients_follow_eqs_7_and_8():
             psi = float(max(Fraction(0), 1 - abs(d[t] - beta) / gamma))  # eq. (7)
             want_features[t] += psi * probe[0, b - 1]
             if abs(beta - d[t]) >= gamma:  # eq. (8)
-                slope = 0.0
+                slope = Fraction(0)
             elif d[t] <= beta:
-                slope = float(1 / gamma)
+                slope = 1 / gamma
             else:
-                slope = float(-1 / gamma)
-            want_delta[t] += slope * np.sum(features.numpy()[0, t] * probe[0, b - 1])
+                slope = -1 / gamma
+            upstream = np.sum(features.numpy()[0, t] * probe[0, b - 1])
+            want_delta[t] += float(slope) * upstream
+            want_delta[argmax] -= float(slope * d[t] / max(d)) * upstream
     np.testing.assert_allclose(grad_features.numpy()[0], want_features, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(grad_delta.numpy()[0], want_delta, rtol=1e-4, atol=1e-4)
+    assert abs(grad_delta.numpy()[0, argmax]) > 1.0  # the Delta_max frame is trained too
 
-    # Finite differences on frames other than the argmax (gamma, beta stay fixed).
-    step = 1e-3
-    for t in (0, 1, 2, 4):
-        shift = np.zeros((1, 5), "float32")
-        shift[0, t] = step
-        numeric = (loss_of(features, delta + shift) - loss_of(features, delta - shift)) / (2 * step)
-        np.testing.assert_allclose(numeric.numpy(), grad_delta.numpy()[0, t], rtol=2e-2, atol=2e-2)
+
+def _directional_check(loss_of, point, seeds, step=1e-6):
+    """Gradient . v against the central difference of `loss_of` along v."""
+    point = tf.constant(point, "float64")
+    with tf.GradientTape() as tape:
+        tape.watch(point)
+        loss = loss_of(point)
+    grad = tape.gradient(loss, point).numpy()
+    for seed in seeds:
+        v = np.random.default_rng(seed).normal(size=point.shape)
+        numeric = (loss_of(point + step * v) - loss_of(point - step * v)).numpy() / (2 * step)
+        np.testing.assert_allclose(np.sum(grad * v), numeric, rtol=1e-5, atol=1e-7)
+    return grad
+
+
+@pytest.mark.parametrize("clip_seed", [0, 1, 2])
+def test_similarity_gradient_matches_finite_differences_delta_max_included(clip_seed):
+    rng = np.random.default_rng(clip_seed)
+    features = rng.normal(size=(2, 8, 2, 2, 3))
+    probe = rng.normal(size=(2, 8, 2, 2, 3))
+    delta = rng.uniform(0.2, 2.0, size=(2, 8))
+
+    def loss_of(dlt):
+        out, _ = similarity_guided_sampling(features, dlt, 8, drop_empty_bins=False)
+        return tf.reduce_sum(out * probe)
+
+    grad = _directional_check(loss_of, delta, seeds=range(4))
+    for n in range(2):  # the argmax frame's own direction, alone
+        one_hot = np.zeros_like(delta)
+        one_hot[n, np.argmax(delta[n])] = 1.0
+        numeric = (loss_of(delta + 1e-6 * one_hot) - loss_of(delta - 1e-6 * one_hot)) / 2e-6
+        np.testing.assert_allclose(grad[n, np.argmax(delta[n])], numeric.numpy(), rtol=1e-5,
+                                   atol=1e-7)
+    # The forward pass is invariant to scaling Delta: sum_t Delta_t dL/dDelta_t = 0.
+    np.testing.assert_allclose(np.sum(grad * delta, axis=1), 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("similarity", ["magnitude", "distance_to_mean"])
+@pytest.mark.parametrize("options", [dict(kernel="linear"),
+                                     dict(kernel="kronecker", kronecker_gradient="none"),
+                                     dict(kernel="linear", embedding_norm=True,
+                                          hidden_units="half")])
+def test_layer_input_gradient_matches_finite_differences(similarity, options):
+    # The whole layer (f_s included) in float64: the directional derivative of
+    # its output w.r.t. its input equals the central difference, on several clips.
+    for clip_seed in (0, 1):
+        layer = SimilarityGuidedSampling(similarity=similarity, drop_empty_bins=False,
+                                         dtype="float64", **options)
+        x = np.random.default_rng(clip_seed).normal(size=(1, 8, 4, 4, 8))
+        layer(x)
+        probe = tf.constant(np.random.default_rng(10 + clip_seed).normal(size=(1, 8, 4, 4, 8)))
+        _directional_check(lambda v: tf.reduce_sum(layer(v, training=False) * probe), x,
+                           seeds=range(3))
+
+
+def test_kronecker_straight_through_gradient_is_the_released_surrogate():
+    # Forward: bin averages (eq. 5). Backward w.r.t. I: eq. 7 exactly (finite
+    # differences). Backward w.r.t. u: sum_b dL/dPsi_bt * Psi_bt (DeltaKernel's
+    # masked, count-normalised pass-through), chained through u = 2B Delta / max.
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(1, 6, 1, 1, 2))
+    probe = rng.normal(size=(1, 6, 1, 1, 2))
+    delta = np.array([[0.3, 0.35, 1.1, 0.9, 2.0, 1.05]])
+
+    def loss_of(feat, dlt):
+        out, _ = similarity_guided_sampling(feat, dlt, 6, kernel="kronecker",
+                                            drop_empty_bins=False)
+        return tf.reduce_sum(out * probe)
+
+    _directional_check(lambda f: loss_of(f, delta), features, seeds=range(3))
+    d = tf.constant(delta)
+    with tf.GradientTape() as tape:
+        tape.watch(d)
+        loss = loss_of(features, d)
+    grad = tape.gradient(loss, d).numpy()[0]
+    u = 12 * delta[0] / delta[0].max()
+    weights = np.asarray(kronecker_kernel_weights(tf.constant(delta), 6))[0]  # (B, T)
+    upstream = np.einsum("bhwc,thwc->bt", probe[0], features[0])
+    grad_u = np.sum(upstream * weights, axis=0)
+    want = grad_u * 12 / delta[0].max()
+    want[np.argmax(delta[0])] = -np.sum(grad_u * u) / delta[0].max()  # u_max is pinned
+    np.testing.assert_allclose(grad, want, rtol=1e-6, atol=1e-9)
+    assert np.all(np.abs(grad) > 0)
+
+
+def test_kronecker_gradient_option_decides_whether_f_s_trains():
+    x = tf.constant(random_video((2, 6, 3, 3, 4), seed=5))
+    for option, trains in (("straight_through", True), ("none", False)):
+        layer = SimilarityGuidedSampling(kernel="kronecker", kronecker_gradient=option)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x) * tf.range(1.0, 5.0))
+        grads = tape.gradient(loss, layer.trainable_weights)
+        moved = any(g is not None and np.any(np.asarray(g) != 0) for g in grads)
+        assert moved == trains
+
+
+def test_f_s_options_build_the_released_code_variant():
+    x = random_video((2, 6, 3, 3, 8))
+    paper = SimilarityGuidedSampling()
+    released = SimilarityGuidedSampling(hidden_units="half", embedding_norm=True)
+    paper(x)
+    released(x)
+    assert paper.embed_hidden.units == 8 and paper.embed_norm is None
+    assert released.embed_hidden.units == 4
+    assert released.embed_norm.momentum == 0.9 and released.embed_norm.epsilon == 1e-5
+    # Inference-mode Z is BatchNorm of the plain embedding with the moving statistics.
+    z = released.embed_out(released.embed_hidden(x.mean(axis=(2, 3)))).numpy()
+    norm = released.embed_norm
+    want = (z - norm.moving_mean.numpy()) / np.sqrt(norm.moving_variance.numpy() + 1e-5)
+    want = want * norm.gamma.numpy() + norm.beta.numpy()
+    np.testing.assert_allclose(released.embeddings(x, training=False).numpy(), want, rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="hidden_units"):
+        SimilarityGuidedSampling(hidden_units="quarter")
+    with pytest.raises(ValueError, match="kronecker_gradient"):
+        SimilarityGuidedSampling(kronecker_gradient="identity")
 
 
 @pytest.mark.parametrize("kernel", ["linear", "kronecker"])
@@ -212,11 +328,13 @@ def test_bad_input_raises_clear_errors():
         SimilarityGuidedSampling()(keras.Input((None, 4, 4, 3)))
 
 
-@pytest.mark.parametrize("kernel", ["linear", "kronecker"])
-def test_framework_checks(kernel, tmp_path):
+@pytest.mark.parametrize("options", [dict(kernel="linear"), dict(kernel="kronecker"),
+                                     dict(kernel="linear", embedding_norm=True,
+                                          hidden_units="half")])
+def test_framework_checks(options, tmp_path):
     run_standard_checks(
-        lambda: SimilarityGuidedSampling(kernel=kernel, return_active_bins=True),
-        (2, 6, 4, 4, 5), tmp_path, trains=(kernel == "linear"),
+        lambda: SimilarityGuidedSampling(return_active_bins=True, **options),
+        (2, 6, 4, 4, 5), tmp_path,
     )
 
 

@@ -255,13 +255,14 @@ def test_trains_only_sfc_inside_the_frozen_init_from_model(run, data, tmp_path):
     sfc_dir = tmp_path / "sfc"
     done = run_cli(*cli_args(data, sfc_dir, model="x3d_xs", frames=8, stride=1, epochs=1,
                              init_from=run_dir, sfc_split="res3", sfc_tau=2.0,
-                             precise_bn_batches=1))
+                             sfc_option="topk='frame'", precise_bn_batches=1))
     assert done.returncode == 0, done.stderr[-2000:]
     with open(sfc_dir / "summary.json") as handle:
         assert json.load(handle)["initialized_from"]["layers"] > 10
     model = keras.saving.load_model(sfc_dir / "model.keras")
     sfc = model.get_layer("sfc")
     assert isinstance(sfc, SelectiveFeatureCompression)
+    assert sfc.topk == "frame" and sfc.scaled  # --sfc_option reaches the layer
     assert [w.name for w in model.trainable_weights] == [w.name for w in sfc.trainable_weights]
     # Frozen backbone: kernels and BatchNorm moving statistics equal the donor's.
     head, tail = model.layers[1], model.layers[3]

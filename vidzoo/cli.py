@@ -46,6 +46,9 @@ flags.DEFINE_string("sfc_split", None, "train: train only Selective Feature Comp
                     "inserted at this stage (e.g. res3) of the --init_from model, which stays "
                     "frozen; --frames/--stride set the long input SFC sees in one pass.")
 flags.DEFINE_float("sfc_tau", 2.0, "train: SFC's compression ratio (frames in / frames out).")
+flags.DEFINE_multi_string("sfc_option", [], "train: SelectiveFeatureCompression option "
+                          "KEY=VALUE (Python literal), e.g. topk=frame, scaled=False, "
+                          "abstraction_blocks=1, bottleneck_ratio=0.5. Repeatable.")
 flags.DEFINE_string("run_dir", None, "train/evaluate/export: the run directory.")
 flags.DEFINE_integer("stride", 2, "Temporal sampling stride of a clip.", lower_bound=1)
 flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0: videos // batch_size).",
@@ -97,13 +100,13 @@ def _given(name, default):
     return default if value is None else value
 
 
-def model_options(items):
+def model_options(items, flag="--model_option"):
     """{"key": value} from KEY=VALUE strings (values as Python literals)."""
     options = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--model_option expects KEY=VALUE; got {item!r}.")
+            raise ValueError(f"{flag} expects KEY=VALUE; got {item!r}.")
         try:
             options[key.strip()] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
@@ -144,7 +147,7 @@ def train():
         stride=FLAGS.stride, crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
         cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps,
         init_from=FLAGS.init_from, sfc_split=FLAGS.sfc_split, sfc_tau=FLAGS.sfc_tau,
-        seed=FLAGS.seed, precise_bn_batches=FLAGS.precise_bn_batches, verbose=FLAGS.verbose)
+        sfc_options=model_options(FLAGS.sfc_option, "--sfc_option"), seed=FLAGS.seed, precise_bn_batches=FLAGS.precise_bn_batches, verbose=FLAGS.verbose)
     summary = run_train(config)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
 

@@ -20,10 +20,18 @@ No public code exists. Choices made where the paper leaves them open:
   6d's parameter differences (1x1x1 vs 3x1x1 vs 3x3x3) fit C -> C exactly.
 * Attention over time: each of the T/tau query steps attends over the T key
   steps, the dot product running over all of H x W x C ("reshape Gamma" in
-  Fig. 3). Softmax over the T keys; `scaled=True` divides the logits by
-  sqrt(H W C) (not in the paper; large maps otherwise saturate the softmax).
-* TopK pooling: for every (h, w, c) element independently, keep the
-  floor(T/tau) largest values over time, in their temporal order.
+  Fig. 3), softmax over the T keys. By default (`scaled=True`) the logits are
+  divided by sqrt(H W C), a departure from eq. 5: unscaled dot products over
+  thousands of elements make the softmax one-hot, so each query copies one
+  frame and theta_q gets almost no gradient. `scaled=False` is eq. 5 as written.
+* TopK pooling ("the top T/tau highest activated features along time"):
+  `topk="element"` (default, the literal pooling reading) keeps, for every
+  (h, w, c) element independently, its floor(T/tau) largest values over time
+  in temporal order, so one pooled step can mix several frames;
+  `topk="frame"` ranks whole time steps by their mean activation and keeps the
+  top floor(T/tau) frames whole, in temporal order.
+* BatchNorm in Theta_abs uses PyTorch's defaults (momentum 0.1 = Keras 0.9,
+  eps 1e-5), as the rest of the zoo.
 """
 
 import math
@@ -31,7 +39,9 @@ import math
 import keras
 from keras import layers, ops
 
-from vidzoo.layers.video_ops import check_video_shape
+from vidzoo.layers.video_ops import check_choice, check_video_shape
+
+TOPK_MODES = ("element", "frame")
 
 
 def pooled_length(frames, tau):
@@ -48,6 +58,14 @@ def topk_pool_time(x, k):
     return ops.moveaxis(picked, -1, 1)
 
 
+def topk_frames(x, k):
+    """The k time steps of highest mean activation, whole and in temporal order."""
+    score = ops.mean(ops.cast(x, "float32"), axis=(2, 3, 4))  # (N, T)
+    _, index = ops.top_k(score, k=k, sorted=True)
+    index = ops.sort(index, axis=-1)
+    return ops.take_along_axis(x, index[:, :, None, None, None], axis=1)
+
+
 def compression_attention(query, key, value, scaled=False):
     """Eqs. (4)-(5): M = softmax over keys of query . key, output M v.
 
@@ -55,11 +73,12 @@ def compression_attention(query, key, value, scaled=False):
     (N, T, H, W, C). Returns the output (N, T', H, W, C) and M (N, T', T).
     """
     batch = ops.shape(value)[0]
+    size = math.prod(query.shape[2:])  # H W C, static even when the batch is not
     query = ops.cast(ops.reshape(query, (batch, query.shape[1], -1)), "float32")
     key = ops.cast(ops.reshape(key, (batch, key.shape[1], -1)), "float32")
     logits = ops.einsum("nqd,nkd->nqk", query, key)
     if scaled:
-        logits = logits / math.sqrt(query.shape[-1])
+        logits = logits / math.sqrt(size)
     attention = ops.softmax(logits, axis=-1)
     outputs = ops.einsum("nqk,nkhwc->nqhwc", ops.cast(attention, value.dtype), value)
     return outputs, attention
@@ -67,13 +86,20 @@ def compression_attention(query, key, value, scaled=False):
 
 @keras.saving.register_keras_serializable(package="vidzoo")
 class TopKPooling(layers.Layer):
-    """TopK pooling along time with downsample ratio (tau, 1, 1); needs static T."""
+    """TopK pooling along time with downsample ratio (tau, 1, 1); needs static T.
 
-    def __init__(self, tau=2.0, **kwargs):
+    Args:
+      tau: downsample ratio; floor(T / tau) steps are kept.
+      mode: "element" (top values per (h, w, c) element) or "frame" (top time
+        steps by mean activation, kept whole).
+    """
+
+    def __init__(self, tau=2.0, mode="element", **kwargs):
         super().__init__(**kwargs)
         if tau < 1:
             raise ValueError(f"TopKPooling: tau must be >= 1; got {tau}.")
         self.tau = float(tau)
+        self.mode = check_choice(mode, TOPK_MODES, "mode", "TopKPooling")
 
     def build(self, input_shape):
         input_shape = check_video_shape(input_shape, type(self).__name__)
@@ -84,7 +110,8 @@ class TopKPooling(layers.Layer):
             )
 
     def call(self, inputs):
-        return topk_pool_time(inputs, pooled_length(inputs.shape[1], self.tau))
+        pool = topk_pool_time if self.mode == "element" else topk_frames
+        return pool(inputs, pooled_length(inputs.shape[1], self.tau))
 
     def compute_output_shape(self, input_shape):
         frames = pooled_length(input_shape[1], self.tau)
@@ -92,7 +119,7 @@ class TopKPooling(layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(tau=self.tau)
+        config.update(tau=self.tau, mode=self.mode)
         return config
 
 
@@ -115,7 +142,8 @@ class BottleneckBlock3D(layers.Layer):
                 filters, size, padding="same", use_bias=False,
                 name=f"conv{index + 1}", dtype=self.dtype_policy,
             )
-            norm = layers.BatchNormalization(name=f"bn{index + 1}", dtype=self.dtype_policy)
+            norm = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"bn{index + 1}",
+                                             dtype=self.dtype_policy)
             conv.build(shape)
             shape = conv.compute_output_shape(shape)
             norm.build(shape)
@@ -147,13 +175,15 @@ class SelectiveFeatureCompression(layers.Layer):
       tau: temporal compression ratio (2 by default; 4/3, 2, 4 in Table 3).
       abstraction_blocks: residual blocks in Theta_abs (2 in the paper).
       bottleneck_ratio: width of those blocks relative to C.
-      scaled: divide attention logits by sqrt(H W C) (not in the paper).
+      scaled: divide attention logits by sqrt(H W C) (default; False is eq. 5
+        as written, whose softmax saturates on large feature maps).
+      topk: TopK pooling mode, "element" or "frame" (see `TopKPooling`).
       return_attention: also return M, (batch, T/tau, T).
     """
 
     def __init__(
-        self, tau=2.0, abstraction_blocks=2, bottleneck_ratio=0.25, scaled=False,
-        return_attention=False, **kwargs,
+        self, tau=2.0, abstraction_blocks=2, bottleneck_ratio=0.25, scaled=True,
+        topk="element", return_attention=False, **kwargs,
     ):
         super().__init__(**kwargs)
         if tau < 1:
@@ -161,7 +191,8 @@ class SelectiveFeatureCompression(layers.Layer):
         self.tau = float(tau)
         self.abstraction_blocks = int(abstraction_blocks)
         self.bottleneck_ratio = float(bottleneck_ratio)
-        self.scaled = scaled
+        self.scaled = bool(scaled)
+        self.topk = check_choice(topk, TOPK_MODES, "topk", type(self).__name__)
         self.return_attention = return_attention
 
     def build(self, input_shape):
@@ -179,7 +210,7 @@ class SelectiveFeatureCompression(layers.Layer):
         ]
         for block in self.abstraction:
             block.build(input_shape)
-        self.pool = TopKPooling(self.tau, name="topk_pool", dtype=self.dtype_policy)
+        self.pool = TopKPooling(self.tau, self.topk, name="topk_pool", dtype=self.dtype_policy)
         self.theta_q = layers.Conv3D(channels, (3, 1, 1), padding="same", name="theta_q",
                                      dtype=self.dtype_policy)
         self.theta_k = layers.Conv3D(channels, (3, 1, 1), padding="same", name="theta_k",
@@ -213,6 +244,7 @@ class SelectiveFeatureCompression(layers.Layer):
             abstraction_blocks=self.abstraction_blocks,
             bottleneck_ratio=self.bottleneck_ratio,
             scaled=self.scaled,
+            topk=self.topk,
             return_attention=self.return_attention,
         )
         return config

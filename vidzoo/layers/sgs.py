@@ -15,27 +15,14 @@ Equations (section 4 of the paper), with B bins:
     linear:    Psi = max(0, 1 - |Delta_t - beta_b| / gamma)               (6)
     dO_b/dI_t = Psi (7);  dO_b/dDelta_t = I_t * {+1/gamma, -1/gamma, 0}  (8)
 
-Choices where the paper is silent or its released code differs (documented in
-docs/layers.md as well):
-
-* `similarity="magnitude"` is eq. (1). `"distance_to_mean"` is what the
-  authors' released code does: Delta_t = ||Z_t - mean_t Z_t||.
-* Eqs. (5)/(6) have open support |Delta - beta| < gamma, so a frame exactly on a
-  bin edge - always the frame with Delta_t = Delta_max - gets zero weight.
-  The released code adds 1e-7 to the linear kernel so edge frames keep a
-  negligible weight and their bin counts as active. `edge_epsilon` widens the
-  support to |Delta - beta| < (1 + eps) gamma: 0 (default) is the paper,
-  1e-7 is the released code.
-* A clip whose frames all sit on bin edges (all Delta_t equal, e.g. identical
-  frames, or Delta_max = 0) would have no active bin. It is treated as if all
-  its frames sat at the centre of bin 1: B' = 1 and O_1 is their sum (linear)
-  or mean (Kronecker). Output is always finite.
-* In eq. (8) gamma and beta are constants (the gradient does not flow through
-  Delta_max), as the paper writes it and as the released code does.
-* The Kronecker kernel is piecewise constant: it passes no gradient to Delta.
-* f_s: spatial average, pointwise layer with C units, ReLU, pointwise layer
-  with L units (the paper's "two 1D convolutions with kernel size 1"; it does
-  not name the activation, the released code uses ReLU).
+The bins are computed in the normalized coordinate u_t = 2B Delta_t /
+Delta_max (bin centres 1, 3, ..., 2B - 1, half-width 1), as the released code
+does. Autodiff differentiates u, Delta_max included; the kernel's own
+gradient is eq. (8)'s slope with respect to u (+1 / -1 / 0), so
+dPsi/dDelta_t = slope / gamma plus the path through Delta_max. That is the
+true gradient of the forward function, which does not change when all Delta
+are scaled (sum_t Delta_t dL/dDelta_t = 0). docs/layers.md lists the choices
+where the paper is silent or its released code differs.
 """
 
 import keras
@@ -50,52 +37,59 @@ from vidzoo.layers.video_ops import (
 
 KERNELS = ("linear", "kronecker")
 SIMILARITIES = ("magnitude", "distance_to_mean")
+KRONECKER_GRADIENTS = ("straight_through", "none")
 
 
-def _normalized_offsets(delta, num_bins):
-    """Eqs. (2)-(3) in units of gamma: (Delta_t - beta_b) / gamma as (N, B, T),
-    gamma (N, 1) and a flag gamma > 0.
+def _at_least_float32(x):
+    """float16 / bfloat16 -> float32; float32 and float64 stay (bin edges need
+    the precision, and float64 lets tests take exact finite differences)."""
+    if keras.backend.standardize_dtype(x.dtype) == "float64":
+        return x
+    return ops.cast(x, "float32")
 
-    Computed as u_t - (2b - 1) with u_t = 2B Delta_t / Delta_max, so a frame
-    with Delta_t = Delta_max lands exactly on the last bin's edge (no round-off).
+
+def bin_positions(delta, num_bins):
+    """u_t = 2B Delta_t / Delta_max, (N, T) in [0, 2B], differentiable.
+
+    A frame with Delta_t = Delta_max is pinned to 2B exactly (graph rewrites of
+    x / max must not move it off the edge); u of that frame is 2B identically,
+    so pinning it changes no gradient. A clip with Delta_max = 0 has every u at
+    2B (all on an edge: see `_degenerate_fallback`).
     """
     delta_max = ops.max(delta, axis=1, keepdims=True)
-    has_width = delta_max[:, 0] > 0
     safe_max = ops.where(delta_max > 0, delta_max, ops.ones_like(delta_max))
-    position = 2.0 * num_bins * (delta / safe_max)  # (N, T) in [0, 2B]
-    # Pin Delta_max frames to 2B exactly: graph rewrites (x * 1/max) must not
-    # move them off the edge and flip their bin between eager and tf.function.
-    position = ops.where(delta >= delta_max, 2.0 * num_bins, position)
-    centre = 2.0 * ops.cast(ops.arange(1, num_bins + 1), delta.dtype) - 1.0
-    offsets = position[:, None, :] - centre[None, :, None]
-    safe_gamma = safe_max / (2.0 * num_bins)
-    return offsets, safe_gamma, has_width
+    position = 2.0 * num_bins * (delta / safe_max)
+    return ops.where(delta >= delta_max, 2.0 * num_bins * ops.ones_like(delta), position)
+
+
+def _offsets(position, num_bins):
+    """(u_t - centre_b) as (N, B, T), centres 2b - 1."""
+    centre = 2.0 * ops.cast(ops.arange(1, num_bins + 1), position.dtype) - 1.0
+    return position[:, None, :] - centre[None, :, None]
 
 
 def _degenerate_fallback(weights, centre_weight):
     """Clips with no active bin get bin 1 holding every frame at `centre_weight`."""
     num_bins = ops.shape(weights)[1]
-    empty = ops.sum(weights, axis=(1, 2)) <= 0  # (N,)
+    empty = ops.sum(ops.stop_gradient(weights), axis=(1, 2)) <= 0  # (N,)
     first_bin = ops.cast(ops.arange(num_bins) == 0, weights.dtype)  # (B,)
     fallback = first_bin[None, :, None] * centre_weight  # (N or 1, B, T)
     fallback = ops.broadcast_to(fallback, ops.shape(weights))
     return ops.where(empty[:, None, None], fallback, weights)
 
 
-def linear_kernel_weights(delta, num_bins, edge_epsilon=0.0):
-    """Eq. (6) weights Psi (N, B, T) with the eq. (8) gradient w.r.t. Delta."""
+def linear_kernel_of_positions(position, num_bins, edge_epsilon=0.0):
+    """Eq. (6) on u: Psi (N, B, T) = max(0, 1 + eps - |u - centre|), whose
+    gradient is eq. (8)'s slope in u: +1 for u <= centre, -1 beyond, 0 outside."""
 
     @ops.custom_gradient
-    def kernel(delta):
-        offsets, gamma, has_width = _normalized_offsets(delta, num_bins)
+    def kernel(position):
+        offsets = _offsets(position, num_bins)
         distance = ops.abs(offsets)
         support = distance < 1.0 + edge_epsilon
         weights = ops.where(support, 1.0 + edge_epsilon - distance, 0.0)
-        weights = _degenerate_fallback(weights, ops.ones_like(delta)[:, None, :])
-        # Eq. (8): +1/gamma on the rising side (Delta <= beta), -1/gamma beyond.
-        side = ops.where(offsets <= 0.0, 1.0, -1.0)
-        slope = ops.where(support, side, 0.0) / gamma[:, :, None]
-        slope = ops.where(has_width[:, None, None], slope, 0.0)
+        slope = ops.cast(ops.where(support, ops.where(offsets <= 0.0, 1.0, -1.0), 0.0),
+                         position.dtype)
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -104,19 +98,55 @@ def linear_kernel_weights(delta, num_bins, edge_epsilon=0.0):
 
         return weights, grad
 
-    return kernel(delta)
+    return kernel(position)
 
 
-def kronecker_kernel_weights(delta, num_bins, edge_epsilon=0.0):
-    """Eq. (5) weights Psi (N, B, T): frames in a bin averaged; no gradient."""
-    delta = ops.stop_gradient(delta)
-    offsets, _, _ = _normalized_offsets(delta, num_bins)
-    member = ops.cast(ops.abs(offsets) < 1.0 + edge_epsilon, delta.dtype)
-    count = ops.sum(member, axis=2, keepdims=True)
-    weights = member / ops.maximum(count, 1.0)
+def kronecker_kernel_of_positions(position, num_bins, edge_epsilon=0.0,
+                                  gradient="straight_through"):
+    """Eq. (5) on u: members of a bin averaged, Psi = member / count_b.
+
+    The kernel is piecewise constant. gradient="straight_through" passes the
+    released `DeltaKernel`'s surrogate, dL/du_t = sum_b dL/dPsi_bt * Psi_bt
+    (upstream masked to the bin's members, divided by its count), so f_s
+    trains; "none" passes nothing to u (f_s gets no gradient).
+    """
+    check_choice(gradient, KRONECKER_GRADIENTS, "kronecker_gradient", "Kronecker kernel")
+
+    def forward(position):
+        member = ops.cast(ops.abs(_offsets(position, num_bins)) < 1.0 + edge_epsilon,
+                          position.dtype)
+        count = ops.sum(member, axis=2, keepdims=True)
+        return member / ops.maximum(count, 1.0)
+
+    if gradient == "none":
+        return forward(ops.stop_gradient(position))
+
+    @ops.custom_gradient
+    def kernel(position):
+        weights = forward(position)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return ops.sum(upstream * weights, axis=1)
+
+        return weights, grad
+
+    return kernel(position)
+
+
+def linear_kernel_weights(delta, num_bins, edge_epsilon=0.0):
+    """Eq. (6) weights Psi (N, B, T) of similarity values Delta (N, T)."""
+    weights = linear_kernel_of_positions(bin_positions(delta, num_bins), num_bins, edge_epsilon)
+    return _degenerate_fallback(weights, ops.ones_like(delta)[:, None, :])
+
+
+def kronecker_kernel_weights(delta, num_bins, edge_epsilon=0.0, gradient="straight_through"):
+    """Eq. (5) weights Psi (N, B, T) of similarity values Delta (N, T)."""
+    weights = kronecker_kernel_of_positions(bin_positions(delta, num_bins), num_bins,
+                                            edge_epsilon, gradient)
     frames = ops.cast(ops.shape(delta)[1], delta.dtype)
-    centre_weight = ops.ones_like(delta)[:, None, :] / frames
-    return _degenerate_fallback(weights, centre_weight)
+    return _degenerate_fallback(weights, ops.ones_like(delta)[:, None, :] / frames)
 
 
 def active_bins(weights):
@@ -144,7 +174,8 @@ def compact_active_bins(weights):
 
 
 def similarity_guided_sampling(
-    features, delta, num_bins, kernel="linear", edge_epsilon=0.0, drop_empty_bins=True
+    features, delta, num_bins, kernel="linear", edge_epsilon=0.0, drop_empty_bins=True,
+    kronecker_gradient="straight_through",
 ):
     """The SGS sampling core, eqs. (2)-(8).
 
@@ -157,16 +188,18 @@ def similarity_guided_sampling(
       drop_empty_bins: compact active bins to the front and cut the batch to
         its largest B' (output length is data dependent: TF and torch
         backends, or eager JAX). If False all B bins are kept.
+      kronecker_gradient: "straight_through" (released code) or "none"; see
+        `kronecker_kernel_of_positions`.
 
     Returns:
       outputs (N, B' or B, H, W, C) and active bin counts B' (N,) int32.
     """
     check_choice(kernel, KERNELS, "kernel", "similarity_guided_sampling")
-    delta = ops.cast(delta, "float32")
+    delta = _at_least_float32(delta)
     if kernel == "linear":
         weights = linear_kernel_weights(delta, num_bins, edge_epsilon)
     else:
-        weights = kronecker_kernel_weights(delta, num_bins, edge_epsilon)
+        weights = kronecker_kernel_weights(delta, num_bins, edge_epsilon, kronecker_gradient)
     if drop_empty_bins:
         weights, counts = compact_active_bins(weights)
     else:
@@ -174,6 +207,16 @@ def similarity_guided_sampling(
     weights = ops.cast(weights, features.dtype)
     outputs = ops.einsum("nbt,nthwc->nbhwc", weights, features)
     return outputs, counts
+
+
+def hidden_width(hidden_units, channels):
+    """f_s's hidden width: None -> C (the paper), "half" -> C // 2 (released
+    code), or an int."""
+    if hidden_units is None:
+        return channels
+    if hidden_units == "half":
+        return max(channels // 2, 1)
+    return int(hidden_units)
 
 
 @keras.saving.register_keras_serializable(package="vidzoo")
@@ -186,6 +229,11 @@ class SimilarityGuidedSampling(layers.Layer):
     `(outputs, active_bins)` with the per-clip B' as int32 (batch,), for FLOPs
     accounting and histograms.
 
+    f_s is a spatial average, a pointwise layer of `hidden_units` with ReLU and
+    a pointwise layer of L units (section 4.1); the released code adds a
+    BatchNorm over Z (`embedding_norm=True`) and uses C/2 hidden units
+    (`hidden_units="half"`).
+
     Args:
       num_bins: B; None means B = T (the paper's default).
       embedding_dim: L, the similarity space size (8 in the paper, Table 3).
@@ -193,7 +241,11 @@ class SimilarityGuidedSampling(layers.Layer):
         (released code).
       kernel: "linear" (eq. 6, default) or "kronecker" (eq. 5).
       edge_epsilon: kernel support widening; 0 = paper, 1e-7 = released code.
-      hidden_units: width of f_s's first pointwise layer; None means C.
+      hidden_units: f_s's hidden width: None = C (paper), "half" = C // 2
+        (released code), or an int.
+      embedding_norm: BatchNorm over the L embedding channels (released code).
+      kronecker_gradient: "straight_through" (released code's masked
+        surrogate, f_s trains) or "none" (eq. 5 is piecewise constant).
       drop_empty_bins: see `similarity_guided_sampling`. Set False for XLA/JAX
         jit, which need static shapes; outputs then keep all B bins.
       return_active_bins: also return B' per clip.
@@ -207,6 +259,8 @@ class SimilarityGuidedSampling(layers.Layer):
         kernel="linear",
         edge_epsilon=0.0,
         hidden_units=None,
+        embedding_norm=False,
+        kronecker_gradient="straight_through",
         drop_empty_bins=True,
         return_active_bins=False,
         **kwargs,
@@ -215,18 +269,27 @@ class SimilarityGuidedSampling(layers.Layer):
         name = type(self).__name__
         check_choice(similarity, SIMILARITIES, "similarity", name)
         check_choice(kernel, KERNELS, "kernel", name)
+        check_choice(kronecker_gradient, KRONECKER_GRADIENTS, "kronecker_gradient", name)
         if num_bins is not None and int(num_bins) < 1:
             raise ValueError(f"{name}: num_bins must be >= 1 or None; got {num_bins}.")
         if int(embedding_dim) < 1:
             raise ValueError(f"{name}: embedding_dim must be >= 1; got {embedding_dim}.")
         if edge_epsilon < 0:
             raise ValueError(f"{name}: edge_epsilon must be >= 0; got {edge_epsilon}.")
+        if not (hidden_units is None or hidden_units == "half"
+                or (isinstance(hidden_units, int) and hidden_units >= 1)):
+            raise ValueError(
+                f"{name}: hidden_units must be None (C units), 'half' (C // 2) or a "
+                f"positive int; got {hidden_units!r}."
+            )
         self.num_bins = None if num_bins is None else int(num_bins)
         self.embedding_dim = int(embedding_dim)
         self.similarity = similarity
         self.kernel = kernel
         self.edge_epsilon = float(edge_epsilon)
         self.hidden_units = hidden_units
+        self.embedding_norm = bool(embedding_norm)
+        self.kronecker_gradient = kronecker_gradient
         self.drop_empty_bins = drop_empty_bins
         self.return_active_bins = return_active_bins
 
@@ -238,33 +301,45 @@ class SimilarityGuidedSampling(layers.Layer):
                 "SimilarityGuidedSampling with num_bins=None uses B = T and needs a "
                 f"static number of frames; got input shape {input_shape}. Pass num_bins."
             )
-        self.embed_hidden = layers.Dense(
-            self.hidden_units or channels, activation="relu", name="embed_hidden",
-            dtype=self.dtype_policy,
-        )
-        self.embed_out = layers.Dense(
-            self.embedding_dim, name="embed_out", dtype=self.dtype_policy
-        )
+        hidden = hidden_width(self.hidden_units, channels)
+        self.embed_hidden = layers.Dense(hidden, activation="relu", name="embed_hidden",
+                                         dtype=self.dtype_policy)
+        self.embed_out = layers.Dense(self.embedding_dim, name="embed_out",
+                                      dtype=self.dtype_policy)
         self.embed_hidden.build((None, None, channels))
-        self.embed_out.build((None, None, self.hidden_units or channels))
+        self.embed_out.build((None, None, hidden))
+        self.embed_norm = None
+        if self.embedding_norm:
+            # PyTorch BatchNorm1d defaults (momentum 0.1 = Keras 0.9, eps 1e-5),
+            # moments over batch and time per embedding channel, as released.
+            self.embed_norm = layers.BatchNormalization(
+                momentum=0.9, epsilon=1e-5, name="embed_norm", dtype=self.dtype_policy)
+            self.embed_norm.build((None, None, self.embedding_dim))
 
-    def similarity_values(self, inputs):
-        """Delta_t (batch, T) in float32 from f_s's embeddings Z_t."""
+    def embeddings(self, inputs, training=None):
+        """Z (batch, T, L) = f_s(I)."""
         embedding = self.embed_out(self.embed_hidden(spatial_mean(inputs)))
-        embedding = ops.cast(embedding, "float32")
+        if self.embed_norm is not None:
+            embedding = self.embed_norm(embedding, training=training)
+        return embedding
+
+    def similarity_values(self, inputs, training=None):
+        """Delta_t (batch, T), float32 or wider, from f_s's embeddings Z_t."""
+        embedding = _at_least_float32(self.embeddings(inputs, training=training))
         if self.similarity == "distance_to_mean":
             embedding = embedding - ops.mean(embedding, axis=1, keepdims=True)
         return ops.sqrt(ops.sum(ops.square(embedding), axis=-1) + 1e-12)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         num_bins = self.num_bins or inputs.shape[1]
         outputs, counts = similarity_guided_sampling(
             inputs,
-            self.similarity_values(inputs),
+            self.similarity_values(inputs, training=training),
             num_bins,
             kernel=self.kernel,
             edge_epsilon=self.edge_epsilon,
             drop_empty_bins=self.drop_empty_bins,
+            kronecker_gradient=self.kronecker_gradient,
         )
         if self.return_active_bins:
             return outputs, counts
@@ -277,7 +352,7 @@ class SimilarityGuidedSampling(layers.Layer):
             return shape, (input_shape[0],)
         return shape
 
-    def compute_output_spec(self, inputs):
+    def compute_output_spec(self, inputs, training=None):
         shape = self.compute_output_shape(inputs.shape)
         return features_and_counts_spec(shape, self.compute_dtype, self.return_active_bins)
 
@@ -290,6 +365,8 @@ class SimilarityGuidedSampling(layers.Layer):
             kernel=self.kernel,
             edge_epsilon=self.edge_epsilon,
             hidden_units=self.hidden_units,
+            embedding_norm=self.embedding_norm,
+            kronecker_gradient=self.kronecker_gradient,
             drop_empty_bins=self.drop_empty_bins,
             return_active_bins=self.return_active_bins,
         )

@@ -86,6 +86,8 @@ class TrainConfig:
     init_from: str = None  # a run directory or .keras file to start from
     sfc_split: str = None  # train only SFC, inserted at this stage of the frozen init_from model
     sfc_tau: float = 2.0  # SFC's compression ratio T / T'
+    # Further SelectiveFeatureCompression arguments (scaled, topk, abstraction_blocks, ...)
+    sfc_options: dict = dataclasses.field(default_factory=dict)
     seed: int = 0
     verbose: int = 1
 
@@ -118,6 +120,8 @@ class TrainConfig:
         if self.sfc_split and not self.init_from:
             problems.append("sfc_split needs init_from: SFC is trained on a trained backbone, "
                             "which stays frozen")
+        if self.sfc_options and not self.sfc_split:
+            problems.append("sfc_options need sfc_split (they configure the inserted SFC)")
         if self.sfc_split and self.sfc_tau <= 1:
             problems.append(f"sfc_tau must be > 1 (frames in / frames out); got {self.sfc_tau}")
         if problems:
@@ -154,7 +158,7 @@ def build_initialized_model(config, num_classes, resuming):
     if config.init_from and not resuming:
         copied = transfer_weights(model, config.init_from)
     if config.sfc_split:
-        model = zoo.insert_sfc(model, config.sfc_split, config.sfc_tau)
+        model = zoo.insert_sfc(model, config.sfc_split, config.sfc_tau, **config.sfc_options)
     return model, copied
 
 

@@ -40,7 +40,9 @@ def insert_sfc(model, split="res3", tau=2.0, input_shape=None, **sfc_kwargs):
     BatchNorm runs in inference mode), so training the result trains only
     SFC. `input_shape` (T, H, W, C) sets the long input SFC sees in one pass
     (default: the backbone's input); the tail sees T' = floor(T_split / tau)
-    frames. Extra keyword arguments go to `SelectiveFeatureCompression`.
+    frames. Every other `SelectiveFeatureCompression` argument (scaled,
+    topk, abstraction_blocks, bottleneck_ratio, return_attention) passes
+    through `sfc_kwargs`.
     """
     head, tail = split_model(model, split)
     head.trainable = False

@@ -235,6 +235,9 @@ def _options(value, argument, default_after, model_name):
     )
 
 
+SGS_PLACEMENTS = ("after_relu", "before_relu")
+
+
 class Stages:
     """Names stage outputs with Identity layers and inserts adaptive layers.
 
@@ -242,10 +245,15 @@ class Stages:
     True (default placement), a stage name, or a dict of the layer's arguments
     with an "after" key. Adaptive layers return their per-clip counts too, so
     `vidzoo.zoo.with_adaptive_outputs` can expose B' or cluster sizes.
+
+    SGS's dict may also hold "placement": "after_relu" (default: SGS samples
+    the stage's output) or "before_relu" (the released ATFR code: SGS samples
+    the last block's residual sum, and the block's ReLU follows SGS). Only
+    families built with `pre_activation_blocks=True` can defer that ReLU.
     """
 
     def __init__(self, model_name, stage_names, sgs=None, temporal_clustering=None,
-                 default_after="res2"):
+                 default_after="res2", pre_activation_blocks=False):
         self.model_name = model_name
         self.stage_names = tuple(stage_names)
         self.sgs = _options(sgs, "sgs", default_after, model_name)
@@ -257,7 +265,24 @@ class Stages:
                     f"{model_name}: cannot insert an adaptive layer after stage "
                     f"{options['after']!r}; stages are {list(self.stage_names)}."
                 )
+        self.sgs_placement = (self.sgs or {}).pop("placement", "after_relu")
+        if self.sgs_placement not in SGS_PLACEMENTS:
+            raise ValueError(
+                f"{model_name}: sgs placement must be one of {list(SGS_PLACEMENTS)}; "
+                f"got {self.sgs_placement!r}."
+            )
+        if self.sgs_placement == "before_relu" and not pre_activation_blocks:
+            raise ValueError(
+                f"{model_name}: sgs placement 'before_relu' needs residual blocks that end "
+                "in an Add + ReLU (3D ResNets, R(2+1)D, Slow/I3D, X3D); use 'after_relu'."
+            )
         self.mask = None
+
+    def defers_activation(self, stage):
+        """True when the last block of `stage` must return its residual sum:
+        SGS goes there and the block's ReLU after it."""
+        return bool(self.sgs) and self.sgs["after"] == stage and (
+            self.sgs_placement == "before_relu")
 
     def end(self, x, stage, pathway=""):
         """Mark `x` as the output of `stage`, then apply an adaptive layer there."""
@@ -267,12 +292,21 @@ class Stages:
             kwargs = {k: v for k, v in self.sgs.items() if k != "after"}
             x, _ = SimilarityGuidedSampling(return_active_bins=True, name=f"sgs{suffix}",
                                             **kwargs)(x)
+            if self.defers_activation(stage):
+                x = layers.ReLU(name=f"{stage}{suffix}_relu_after_sgs")(x)
         if self.clustering and self.clustering["after"] == stage:
             kwargs = {k: v for k, v in self.clustering.items() if k != "after"}
             layer = TemporalClustering(return_cluster_sizes=True,
                                        name=f"temporal_clustering{suffix}", **kwargs)
             x, _ = layer(x if self.mask is None else [x, self.mask])
         return x
+
+
+def residual_output(x, shortcut, name, activate=True):
+    """The residual sum y + shortcut, then ReLU unless `activate` is False
+    (SGS placed before the block's ReLU, see `Stages`)."""
+    x = layers.Add(name=f"{name}_add")([x, shortcut])
+    return layers.ReLU(name=f"{name}_out")(x) if activate else x
 
 
 def reference_param_count(model):
@@ -285,12 +319,15 @@ def reference_param_count(model):
 
 
 def residual_stages(x, stages, depths, make_block):
-    """res2..res5 of a ResNet: `make_block(x, stage_index, stride, name)` per
-    block, stride 2 on the first block of res3..res5, each stage's output named."""
+    """res2..res5 of a ResNet: `make_block(x, stage_index, stride, name,
+    activate)` per block, stride 2 on the first block of res3..res5, each
+    stage's output named. `activate` is False only for the last block of a
+    stage whose SGS sits before the ReLU."""
     for index, depth in enumerate(depths):
         stage = f"res{index + 2}"
         for b in range(depth):
             stride = 2 if (index > 0 and b == 0) else 1
-            x = make_block(x, index, stride, f"{stage}_block{b + 1}")
+            activate = not (b == depth - 1 and stages.defers_activation(stage))
+            x = make_block(x, index, stride, f"{stage}_block{b + 1}", activate)
         x = stages.end(x, stage)
     return x

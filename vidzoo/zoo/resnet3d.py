@@ -18,6 +18,7 @@ from vidzoo.zoo.common import (
     finish_model,
     linear_classifier,
     max_pool_torch,
+    residual_output,
     residual_stages,
     video_input,
 )
@@ -60,7 +61,7 @@ def _shortcut(x, filters, stride, stride_scope, name):
     return conv_bn(x, filters, 1, strides, name=name, activation=None)
 
 
-def _tv_basic_block(x, planes, stride, kind, name):
+def _tv_basic_block(x, planes, stride, kind, name, activate=True):
     inplanes = x.shape[-1]
     build, stride_scope = _conv_builder(kind)
     mid = _midplanes(inplanes, planes)
@@ -71,10 +72,10 @@ def _tv_basic_block(x, planes, stride, kind, name):
     y = layers.ReLU(name=f"{name}_relu1")(batch_norm(y, f"{name}_bn1"))
     y = build(y, planes, mid, 1, f"{name}_conv2")
     y = batch_norm(y, f"{name}_bn2")
-    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+    return residual_output(y, shortcut, name, activate)
 
 
-def _tv_bottleneck_block(x, planes, stride, kind, name):
+def _tv_bottleneck_block(x, planes, stride, kind, name, activate=True):
     inplanes = x.shape[-1]
     build, stride_scope = _conv_builder(kind)
     mid = _midplanes(inplanes, planes)
@@ -85,7 +86,7 @@ def _tv_bottleneck_block(x, planes, stride, kind, name):
     y = build(y, planes, mid, stride, f"{name}_b_conv")
     y = layers.ReLU(name=f"{name}_b_relu")(batch_norm(y, f"{name}_b_bn"))
     y = conv_bn(y, planes * 4, 1, name=f"{name}_c", activation=None)
-    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+    return residual_output(y, shortcut, name, activate)
 
 
 def _tv_stem(x, kind):
@@ -115,11 +116,11 @@ def video_resnet(
     and a linear classifier. Default input 16x112x112."""
     check_application_args(name, include_top, weights, classes, pooling)
     inputs, source = video_input(name, input_shape, input_tensor, (16, 112, 112, 3))
-    stages = Stages(name, STAGES, sgs=sgs)
+    stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=True)
     x = stages.end(_tv_stem(inputs, stem_kind), "stem")
     block = _tv_bottleneck_block if bottleneck else _tv_basic_block
-    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name: block(
-        y, WIDTHS[index], stride, conv_kinds[index], block_name))
+    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name, activate: block(
+        y, WIDTHS[index], stride, conv_kinds[index], block_name, activate))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
                         top=linear_classifier(0.0, classes))
@@ -174,7 +175,7 @@ def R2Plus1D_50(**kwargs):
 # 3D ResNets used with ATFR (Hara et al., 3D-ResNets-PyTorch `resnet.py`)
 
 
-def _hara_block(x, planes, stride, bottleneck, name):
+def _hara_block(x, planes, stride, bottleneck, name, activate=True):
     expansion = 4 if bottleneck else 1
     shortcut = x
     if stride != 1 or x.shape[-1] != planes * expansion:
@@ -187,7 +188,7 @@ def _hara_block(x, planes, stride, bottleneck, name):
     else:
         y = conv_bn(x, planes, 3, stride, name=f"{name}_a")
         y = conv_bn(y, planes, 3, name=f"{name}_b", activation=None)
-    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+    return residual_output(y, shortcut, name, activate)
 
 
 def resnet3d(depths, bottleneck, include_top=True, weights=None, input_shape=None,
@@ -198,11 +199,12 @@ def resnet3d(depths, bottleneck, include_top=True, weights=None, input_shape=Non
     32x112x112 (ATFR's 32-frame setting at Hara's 112 px)."""
     check_application_args(name, include_top, weights, classes, pooling)
     inputs, source = video_input(name, input_shape, input_tensor, (32, 112, 112, 3))
-    stages = Stages(name, STAGES, sgs=sgs)
+    stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=True)
     x = conv_bn(inputs, 64, 7, (1, 2, 2), name="stem")
     x = stages.end(max_pool_torch(x, 3, 2, "stem_pool"), "stem")
-    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name: _hara_block(
-        y, WIDTHS[index], stride, bottleneck, block_name))
+    x = residual_stages(x, stages, depths,
+                        lambda y, index, stride, block_name, activate: _hara_block(
+                            y, WIDTHS[index], stride, bottleneck, block_name, activate))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
                         top=linear_classifier(0.0, classes))
@@ -226,7 +228,8 @@ def ResNet3D_50(**kwargs):
 # PySlowFast ResNet-50 pathways (slowfast/models/resnet_helper.py)
 
 
-def pyslowfast_bottleneck(x, dim_out, dim_inner, temporal_kernel, stride, name):
+def pyslowfast_bottleneck(x, dim_out, dim_inner, temporal_kernel, stride, name,
+                          activate=True):
     """PySlowFast's BottleneckTransform + ResBlock: Tx1x1 conv a, 1x3x3 conv b
     carrying the spatial stride, 1x1x1 conv c; conv shortcut when the shape
     changes."""
@@ -237,7 +240,7 @@ def pyslowfast_bottleneck(x, dim_out, dim_inner, temporal_kernel, stride, name):
     y = conv_bn(x, dim_inner, (temporal_kernel, 1, 1), name=f"{name}_a")
     y = conv_bn(y, dim_inner, (1, 3, 3), (1, stride, stride), name=f"{name}_b")
     y = conv_bn(y, dim_out, 1, name=f"{name}_c", activation=None)
-    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+    return residual_output(y, shortcut, name, activate)
 
 
 def temporal_kernels(pattern, depth):
@@ -257,7 +260,8 @@ def pyslowfast_resnet(kernel_basis, temporal_pool_after_res2, include_top=True, 
     """PySlowFast single-pathway ResNet-50 (Slow-only, I3D). Default input 8x224x224."""
     check_application_args(name, include_top, weights, classes, pooling)
     inputs, source = video_input(name, input_shape, input_tensor, (8, 224, 224, 3))
-    stages = Stages(name, STAGES, sgs=sgs)
+    # A temporal max pool after res2 commutes with the deferred ReLU.
+    stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=True)
     stem_t = kernel_basis[0][0]
     x = conv_bn(inputs, 64, (stem_t, 7, 7), (1, 2, 2), name="stem")
     x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
@@ -266,8 +270,9 @@ def pyslowfast_resnet(kernel_basis, temporal_pool_after_res2, include_top=True, 
         kernels = temporal_kernels(kernel_basis[index + 1], depth)
         for b in range(depth):
             stride = 2 if (index > 0 and b == 0) else 1
+            activate = not (b == depth - 1 and stages.defers_activation(stage))
             x = pyslowfast_bottleneck(x, 256 * 2**index, 64 * 2**index, kernels[b], stride,
-                                      f"{stage}_block{b + 1}")
+                                      f"{stage}_block{b + 1}", activate)
         if index == 0 and temporal_pool_after_res2:
             x = layers.MaxPooling3D((2, 1, 1), (2, 1, 1), name="res2_temporal_pool")(x)
         x = stages.end(x, stage)

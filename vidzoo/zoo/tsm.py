@@ -75,7 +75,7 @@ def tsm_resnet(depths, bottleneck, include_top=True, weights=None, input_shape=N
         model_inputs = [inputs, stages.mask]
     x = _frame_conv_bn(inputs, 64, 7, 2, "stem")
     x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
-    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name: _tsm_block(
+    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name, _: _tsm_block(
         y, WIDTHS[index], stride, bottleneck, shift_div, block_name))
     return finish_model(model_inputs, source, x, name=name, include_top=include_top,
                         pooling=pooling, weights=weights,

@@ -30,6 +30,7 @@ from vidzoo.zoo.common import (
     conv_bn,
     finish_model,
     global_average_pool,
+    residual_output,
     video_input,
 )
 from vidzoo.zoo.registry import register_model
@@ -89,7 +90,7 @@ def squeeze_excitation(x, ratio, name):
     return layers.Multiply(name=f"{name}_scale")([x, s])
 
 
-def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name):
+def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name, activate=True):
     shortcut = x
     if x.shape[-1] != width or stride > 1:
         shortcut = conv3d(x, width, 1, (1, stride, stride), name=f"{name}_shortcut_conv")
@@ -102,7 +103,7 @@ def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name):
         y = squeeze_excitation(y, 0.0625, f"{name}_se")
     y = layers.Activation("swish", name=f"{name}_b_swish")(y)
     y = conv_bn(y, width, 1, name=f"{name}_c", activation=None)
-    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
+    return residual_output(y, shortcut, name, activate)
 
 
 def x3d_stem(x, width):
@@ -136,7 +137,7 @@ def x3d(width_factor, depth_factor, default_shape, include_top=True, weights=Non
                          f"got {shortcut_norm!r}.")
     inputs, source = video_input(name, input_shape, input_tensor, default_shape,
                                  static_frames=static_frames)
-    stages = Stages(name, STAGES, sgs=sgs)
+    stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=block is None)
     x = stages.end(x3d_stem(inputs, round_width(BASE_WIDTHS[0], width_factor)), "stem")
     plan = stage_plan(width_factor, depth_factor)
     for index, (depth, width, inner) in enumerate(plan):
@@ -145,7 +146,9 @@ def x3d(width_factor, depth_factor, default_shape, include_top=True, weights=Non
             stride = 2 if b == 0 else 1
             block_name = f"{stage}_block{b + 1}"
             if block is None:
-                x = x3d_block(x, width, inner, stride, b % 2 == 0, shortcut_norm, block_name)
+                activate = not (b == depth - 1 and stages.defers_activation(stage))
+                x = x3d_block(x, width, inner, stride, b % 2 == 0, shortcut_norm, block_name,
+                              activate)
             else:
                 x = block(x, width, inner, stride, b, block_name)
         x = stages.end(x, stage)
