@@ -25,6 +25,25 @@ def test_softpool_odd_size_partial_window():
     np.testing.assert_allclose(y, [want_first, 3.0], rtol=1e-5)
 
 
+def test_softpool_is_finite_and_exact_on_large_magnitudes():
+    # Two windows far apart: (1000, 0, 0, 0) and (-1000, -1000, -999, -1000).
+    # A shift by the clip-wide maximum would underflow the second to 0 / 0.
+    x = np.array([[1000, 0, -1000, -999], [0, 0, -1000, -1000]], "float32").reshape(
+        1, 1, 2, 4, 1)
+    y = SoftPool3D()(x).numpy().ravel()
+    second = (-999 * 1 + 3 * -1000 * np.exp(-1)) / (1 + 3 * np.exp(-1))
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y, [1000.0, second], rtol=1e-6)
+    big = random_video((2, 3, 6, 6, 4)) * 1e3
+    with tf.GradientTape() as tape:
+        v = tf.constant(big)
+        tape.watch(v)
+        out = SoftPool3D()(v)
+        total = tf.reduce_sum(out)
+    assert np.all(np.isfinite(out.numpy()))
+    assert np.all(np.isfinite(tape.gradient(total, v).numpy()))
+
+
 def test_triplet_cosine_selection_by_hand():
     # Frame sums f0 = f1 = (1, 0), f2 = f3 = (0, 1): neighbour cosines 1, 0, 1.
     # Scores: f0 2*1 = 2, f1 1 + 0 = 1, f2 0 + 1 = 1, f3 2 -> keep f1, f2 in order.
@@ -104,6 +123,39 @@ def test_mtconv_prolonged_branch_by_its_definition(kernel, strides, shape):
     np.testing.assert_allclose(y[..., 4:], branch.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("strides, shape", [(1, (1, 4, 6, 6, 8)),
+                                            ((1, 2, 2), (1, 5, 7, 7, 8))])
+def test_channelwise_mtconv_by_its_definition(strides, shape):
+    # Local: BN(channelwise 3x3x3 on the first floor(rC) channels), PyTorch's
+    # symmetric padding. Prolonged: channelwise conv of the reduced other
+    # channels + a 1x1x1 conv lateral of the reduced local output, resized.
+    layer = MTConv(None, 3, strides, ratio=0.75, activation=None, channelwise=True)
+    x = random_video(shape)
+    y = layer(x).numpy()
+    assert layer.local_in == layer.local_filters == 6 and y.shape[-1] == 8
+
+    def same_padding_conv(pair, v):
+        conv, norm = pair
+        v = np.pad(v, ((0, 0), (0, 0), (1, 1), (1, 1), (0, 0)))
+        return norm(conv(v), training=False)
+
+    local = same_padding_conv(layer.local, x[..., :6]).numpy()
+    np.testing.assert_allclose(y[..., :6], local, rtol=1e-5, atol=1e-6)
+
+    def reduce(v):
+        return TripletCosineSelection()(SoftPool3D()(v))
+
+    conv_l, norm_l = layer.from_local
+    assert conv_l.kernel.shape == (1, 1, 1, 6, 2)
+    lateral = norm_l(conv_l(reduce(local)), training=False)
+    from_input = same_padding_conv(layer.from_input, reduce(x[..., 6:]).numpy())
+    want = trilinear_resize(lateral + from_input, y.shape[1:4]).numpy()
+    np.testing.assert_allclose(y[..., 6:], want, rtol=1e-5, atol=1e-5)
+    # Parameters: 3x3x3 per channel (6 + 2), the 6 -> 2 lateral, and BN's
+    # gamma and beta on 6 + 2 + 2 channels.
+    assert sum(np.prod(w.shape) for w in layer.trainable_weights) == 27 * 8 + 6 * 2 + 2 * 10
+
+
 def test_squeeze_and_recursion_gates_per_frame():
     block_in = random_video((2, 5, 3, 3, 4))
     acts = random_video((2, 5, 3, 3, 6), seed=1)
@@ -116,10 +168,23 @@ def test_squeeze_and_recursion_gates_per_frame():
 
 def test_mtblock_shapes_and_shortcut():
     x = random_video((2, 4, 8, 8, 8))
-    same = MTBlock(8, width=8)
-    down = MTBlock(16, width=8, spatial_stride=2)
+    same = MTBlock(8, width=16)
+    down = MTBlock(16, width=16, spatial_stride=2)
     assert same(x).shape == (2, 4, 8, 8, 8) and same.shortcut is None
-    assert down(x).shape == (2, 4, 4, 4, 16) and down.shortcut is not None
+    assert down(x).shape == (2, 4, 4, 4, 16) and len(down.shortcut) == 2
+    strided = MTBlock(8, width=16, spatial_stride=2)  # X3D: no BN when channels stay
+    assert strided(x).shape == (2, 4, 4, 4, 8) and len(strided.shortcut) == 1
+
+
+def test_mtblock_is_x3ds_bottleneck_with_a_gru_at_the_inner_width():
+    block = MTBlock(8, width=16, ratio=0.875)
+    block(random_video((1, 4, 6, 6, 8)))
+    gru = 2 * 3 * (16 * 16 + 16 * 16 + 16)  # two GRUs of 16 units on 16 inputs
+    a = 8 * 16 + 2 * 16  # 1x1x1 conv + BN
+    b = 27 * 16 + 14 * 2 + 2 * (14 + 2 + 2)  # channelwise 3x3x3, 14 -> 2 lateral, BNs
+    c = 16 * 8 + 2 * 8
+    assert [g.units for g in block.importance.grus] == [16, 16]
+    assert sum(np.prod(w.shape) for w in block.trainable_weights) == gru + a + b + c
 
 
 def test_ratio_one_is_a_plain_conv_bn_relu():
@@ -140,6 +205,12 @@ def test_bad_input():
         MTConv(8, ratio=1.5)
     with pytest.raises(ValueError, match="input channels"):
         MTConv(8)(random_video((1, 4, 4, 4, 1)))
+    with pytest.raises(ValueError, match="keeps its 8 input channels"):
+        MTConv(4, channelwise=True)(random_video((1, 4, 4, 4, 8)))
+    with pytest.raises(ValueError, match="filters is required"):
+        MTConv()
+    with pytest.raises(ValueError, match="spatial strides only"):
+        MTConv(None, 3, (2, 1, 1), channelwise=True)(random_video((1, 4, 4, 4, 8)))
     with pytest.raises(ValueError, match="same number of frames"):
         SqueezeAndRecursion()([random_video((1, 4, 2, 2, 3)), random_video((1, 2, 2, 2, 3))])
 
@@ -148,6 +219,8 @@ def test_bad_input():
     "make_layer, shape, trains",
     [
         (lambda: MTConv(12, strides=(1, 2, 2)), (2, 4, 8, 8, 8), True),
+        (lambda: MTConv(None, 3, (1, 2, 2), channelwise=True, activation="swish"),
+         (2, 4, 8, 8, 8), True),
         (lambda: MTBlock(16, width=8, spatial_stride=2), (2, 4, 8, 8, 8), True),
         (lambda: SoftPool3D(), (2, 3, 5, 5, 4), False),
         (lambda: TripletCosineSelection(), (2, 6, 4, 4, 4), False),

@@ -5,6 +5,7 @@ import pytest
 
 import vidzoo.zoo as zoo
 from vidzoo.layers import MTBlock
+from vidzoo.zoo.x3d import CONFIGS, stage_plan
 from zoo_checks import assert_keras_round_trip, assert_trains_one_step, random_clips
 
 
@@ -23,6 +24,36 @@ def test_mtnet_keeps_x3d_stem_widths_and_head():
     assert _non_block_params(mtnet) == _non_block_params(x3d)
     for stage in ("res2", "res3", "res4", "res5", "conv5"):
         assert mtnet.get_layer(stage).output.shape == x3d.get_layer(stage).output.shape
+
+
+def _expected_mtnet_params(size, ratio):
+    """X3D's reference count, less its squeeze-excitation, plus per block a
+    2-layer GRU at the inner width, the lateral 1x1x1 conv floor(r C) ->
+    ceil((1 - r) C) and the lateral's BatchNorm."""
+    x3d = zoo.get_model(f"x3d_{size}", input_shape=(4, 32, 32, 3))
+    se = sum(layer.count_params() for layer in x3d.layers if "_se_" in layer.name)
+    extra = 0
+    for depth, _, inner in stage_plan(*CONFIGS[size][:2]):
+        local = int(inner * ratio)
+        rest = inner - local
+        gru = 2 * 3 * (inner * inner + inner * inner + inner)
+        extra += depth * (gru + (local * rest + 2 * rest if rest else 0))
+    return zoo.reference_param_count(x3d) - se + extra
+
+
+@pytest.mark.parametrize("size, paper, tolerance", [("s", 25.8e6, 0.10), ("m", 25.8e6, 0.10),
+                                                    ("l", 50.1e6, 0.12)])
+def test_parameter_counts_follow_the_definition_and_the_papers_sizes(size, paper, tolerance):
+    # Table I: MTNet-S/M 25.8M, MTNet-L 50.1M parameters at r = 0.875.
+    count = zoo.reference_param_count(zoo.get_model(f"mtnet_{size}", input_shape=(4, 32, 32, 3)))
+    assert count == _expected_mtnet_params(size, 0.875)
+    assert abs(count / paper - 1) <= tolerance
+
+
+def test_ratio_sweep_changes_only_the_laterals():
+    counts = {r: zoo.reference_param_count(zoo.MTNet_M(input_shape=(4, 32, 32, 3), ratio=r))
+              for r in (1.0, 0.5)}
+    assert counts == {r: _expected_mtnet_params("m", r) for r in counts}
 
 
 def _batch_norm_conventions(model):
