@@ -102,8 +102,8 @@ def traced_forward(ratio, names, clip):
     with swapped(names):
         forward(clip).numpy()
         gflops = count_flops(model, SHAPE[1:]) / 1e9
-    prolonged = sum(conv.has_prolonged for block in model.layers
-                    if isinstance(block, mtconv.MTBlock) for conv in block.convs)
+    prolonged = sum(block.mtconv.has_prolonged for block in model.layers
+                    if isinstance(block, mtconv.MTBlock))
     return forward, {"gflops": gflops, "prolonged": prolonged}
 
 

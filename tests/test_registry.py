@@ -10,7 +10,7 @@ from vidzoo.zoo import registry
 from zoo_checks import random_clips
 
 FAMILIES = ["i3d", "i2d", "s3d", "s3d_g", "fast_s3d", "i3d_top_heavy", "s3d_bottom_heavy",
-            "r3d_18", "r3d_34", "mc3_18", "r2plus1d_18", "r2plus1d_34", "r2plus1d_50",
+            "r3d_18", "r3d_34", "mc3_18", "r2plus1d_18", "r2plus1d_34", "r2plus1d_r50",
             "slow_r50", "i3d_r50", "resnet3d_18", "resnet3d_50", "x3d_xs", "x3d_s", "x3d_m",
             "x3d_l", "x3d_xl", "slowfast_r50_4x16", "slowfast_r50_8x8", "tsm_r18", "tsm_r50",
             "mtnet_s", "mtnet_m", "mtnet_l"]

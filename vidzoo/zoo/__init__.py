@@ -33,11 +33,13 @@ from vidzoo.zoo.resnet3d import (
     MC3_18,
     R2Plus1D_18,
     R2Plus1D_34,
-    R2Plus1D_50,
+    R2Plus1D_R50,
     R3D_18,
     R3D_34,
     ResNet3D_18,
     ResNet3D_50,
+    SGSResNet3D_18,
+    SGSResNet3D_50,
     SlowOnly_R50,
 )
 from vidzoo.zoo.slowfast import SlowFast_R50_4x16, SlowFast_R50_8x8
@@ -46,8 +48,8 @@ from vidzoo.zoo.x3d import X3D_L, X3D_M, X3D_S, X3D_XL, X3D_XS
 
 __all__ = [
     "BOTTOM_HEAVY_I3D", "BOTTOM_HEAVY_S3D", "FAST_S3D", "I2D", "I3D", "I3D_R50", "MC3_18",
-    "MTNet_L", "MTNet_M", "MTNet_S", "R2Plus1D_18", "R2Plus1D_34", "R2Plus1D_50", "R3D_18",
-    "R3D_34", "ResNet3D_18", "ResNet3D_50", "S3D", "S3D_G", "S3D_TORCHVISION", "SlowFast_R50_4x16",
+    "MTNet_L", "MTNet_M", "MTNet_S", "R2Plus1D_18", "R2Plus1D_34", "R2Plus1D_R50", "R3D_18",
+    "R3D_34", "ResNet3D_18", "ResNet3D_50", "S3D", "SGSResNet3D_18", "SGSResNet3D_50", "S3D_G", "S3D_TORCHVISION", "SlowFast_R50_4x16",
     "SlowFast_R50_8x8", "SlowOnly_R50", "TOP_HEAVY_I3D", "TOP_HEAVY_S3D", "TSM_R18", "TSM_R50",
     "X3D_L", "X3D_M", "X3D_S", "X3D_XL", "X3D_XS", "adaptive_layers", "get_model",
     "inception3d", "insert_sfc", "list_models", "reference_param_count", "split_model", "with_adaptive_outputs",

@@ -1,6 +1,7 @@
-"""3D ResNets: torchvision's VideoResNet family (R3D, MC3, R(2+1)D), the 3D
-ResNets used with ATFR (Hara et al.'s 3D-ResNets-PyTorch), and PySlowFast's
-Slow-only and I3D ResNet-50.
+"""3D ResNets: torchvision's VideoResNet family (R3D, MC3, R(2+1)D-18/34),
+Hara et al.'s 3D ResNets (3D-ResNets-PyTorch), PySlowFast's Slow-only and I3D
+ResNet-50, pytorchvideo's R(2+1)D-50, and the ATFR authors' own 3D ResNet
+without temporal downsampling (`sgs_resnet3d_*`, SGS after res2 sees B = T).
 
 Stages are named stem, res2, res3, res4, res5 (`model.get_layer("res3")`).
 `sgs=` inserts SimilarityGuidedSampling after a stage (default res2, the
@@ -165,10 +166,6 @@ def R2Plus1D_34(**kwargs):
     return _tv_model("r2plus1d_34", (3, 4, 6, 3), ("2plus1d",) * 4, "2plus1d")(**kwargs)
 
 
-def R2Plus1D_50(**kwargs):
-    """R(2+1)D-50: torchvision's VideoResNet with its Bottleneck block (3, 4, 6, 3)
-    and (2+1)D middle convs (midplanes from the block input, as torchvision)."""
-    return _tv_model("r2plus1d_50", (3, 4, 6, 3), ("2plus1d",) * 4, "2plus1d", True)(**kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -296,14 +293,121 @@ def I3D_R50(**kwargs):
     return pyslowfast_resnet(I3D_KERNELS, True, **kwargs)
 
 
+# ---------------------------------------------------------------------------
+# pytorchvideo R(2+1)D-50 (pytorchvideo/models/r2plus1d.py `create_r2plus1d`)
+
+
+def _r2plus1d_bottleneck(x, dim_out, dim_inner, temporal_stride, spatial_stride, name,
+                         activate=True):
+    """pytorchvideo's 2plus1d bottleneck: 1x1x1 conv a, then conv b as a 3x1x1
+    temporal conv (temporal stride) + BN + ReLU + 1x3x3 spatial conv (spatial
+    stride), 1x1x1 conv c; the shortcut is a 1x1x1 conv with both strides."""
+    strides = (temporal_stride, spatial_stride, spatial_stride)
+    shortcut = x
+    if x.shape[-1] != dim_out or strides != (1, 1, 1):
+        shortcut = conv_bn(x, dim_out, 1, strides, name=f"{name}_shortcut", activation=None)
+    y = conv_bn(x, dim_inner, 1, name=f"{name}_a")
+    y = conv_bn(y, dim_inner, (3, 1, 1), (temporal_stride, 1, 1), name=f"{name}_b_temporal")
+    y = conv_bn(y, dim_inner, (1, 3, 3), (1, spatial_stride, spatial_stride), name=f"{name}_b")
+    y = conv_bn(y, dim_out, 1, name=f"{name}_c", activation=None)
+    return residual_output(y, shortcut, name, activate)
+
+
+def pytorchvideo_r2plus1d(depths=R50_DEPTHS, include_top=True, weights=None, input_shape=None,
+                          input_tensor=None, pooling=None, classes=400,
+                          classifier_activation="softmax", sgs=None, dropout=0.5,
+                          name="r2plus1d_r50"):
+    """pytorchvideo's R(2+1)D: a 1x7x7 stem (stride 1,2,2, no pool), bottleneck
+    stages with spatial stride 2 in every stage and temporal stride 2 in res4
+    and res5, average pooling, dropout and a linear classifier. Default input
+    16x224x224 (at which pytorchvideo's (4, 7, 7) head pool is the global
+    average used here)."""
+    check_application_args(name, include_top, weights, classes, pooling)
+    inputs, source = video_input(name, input_shape, input_tensor, (16, 224, 224, 3))
+    stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=True)
+    x = stages.end(conv_bn(inputs, 64, (1, 7, 7), (1, 2, 2), name="stem"), "stem")
+    for index, depth in enumerate(depths):
+        stage = STAGES[index + 1]
+        for b in range(depth):
+            first = b == 0
+            activate = not (b == depth - 1 and stages.defers_activation(stage))
+            x = _r2plus1d_bottleneck(x, 256 * 2**index, 64 * 2**index,
+                                     2 if (first and index >= 2) else 1, 2 if first else 1,
+                                     f"{stage}_block{b + 1}", activate)
+        x = stages.end(x, stage)
+    return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
+                        weights=weights, classifier_activation=classifier_activation,
+                        top=linear_classifier(dropout, classes))
+
+
+def R2Plus1D_R50(**kwargs):
+    """R(2+1)D-50. Reference: pytorchvideo `r2plus1d_r50` (`create_r2plus1d`,
+    depth 50); 28,107,600 parameters with 400 classes."""
+    kwargs.setdefault("name", "r2plus1d_r50")
+    return pytorchvideo_r2plus1d(**kwargs)
+
+
+# ---------------------------------------------------------------------------
+# The ATFR authors' 3D ResNet (Similarity-Guided-Sampling, sgs/models/
+# video_model_builder.py `ResNet3D`, MODEL.ARCH "3dresnet"): no temporal
+# stride anywhere, so SGS after res2 sees every input frame (B = T).
+
+SGS_RESNET_KERNELS = (3, 1, 1, 3)  # temporal kernel of conv a in res2..res5
+
+
+def sgs_resnet3d(depths, include_top=True, weights=None, input_shape=None, input_tensor=None,
+                 pooling=None, classes=400, classifier_activation="softmax", sgs=None,
+                 dropout=0.5, name="sgs_resnet3d"):
+    """The ATFR authors' 3D ResNet: 5x7x7 stem to 8 channels (stride 1,2,2),
+    1x3x3 max pool (stride 1,2,2), PySlowFast bottlenecks (Tx1x1, 1x3x3,
+    1x1x1) with widths 8 -> 32 in res2 (the config's fast width) and inner
+    64, 128, 256 -> 256, 512, 1024 after, temporal kernels 3, 1, 1, 3, spatial
+    strides 1, 2, 2, 2 and no temporal stride; average pooling, dropout 0.5, a
+    linear classifier. Default input 32x224x224, the authors' setting."""
+    check_application_args(name, include_top, weights, classes, pooling)
+    inputs, source = video_input(name, input_shape, input_tensor, (32, 224, 224, 3))
+    stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=True)
+    x = conv_bn(inputs, 8, (5, 7, 7), (1, 2, 2), name="stem")
+    x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
+    widths = ((32, 8), (256, 64), (512, 128), (1024, 256))
+    for index, depth in enumerate(depths):
+        stage = STAGES[index + 1]
+        dim_out, dim_inner = widths[index]
+        for b in range(depth):
+            stride = 2 if (index > 0 and b == 0) else 1
+            activate = not (b == depth - 1 and stages.defers_activation(stage))
+            x = pyslowfast_bottleneck(x, dim_out, dim_inner, SGS_RESNET_KERNELS[index], stride,
+                                      f"{stage}_block{b + 1}", activate)
+        x = stages.end(x, stage)
+    return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
+                        weights=weights, classifier_activation=classifier_activation,
+                        top=linear_classifier(dropout, classes))
+
+
+def SGSResNet3D_18(**kwargs):
+    """The ATFR authors' 3DResNet-18 (configs/Mini_Kinetics200/3DResNet18.yaml:
+    bottleneck blocks (2, 2, 2, 2)). Reference: Similarity-Guided-Sampling
+    `ResNet3D`."""
+    kwargs.setdefault("name", "sgs_resnet3d_18")
+    return sgs_resnet3d((2, 2, 2, 2), **kwargs)
+
+
+def SGSResNet3D_50(**kwargs):
+    """The ATFR authors' 3DResNet-50 (configs/.../3DResNet50.yaml: bottleneck
+    blocks (3, 4, 6, 3)). Reference: Similarity-Guided-Sampling `ResNet3D`."""
+    kwargs.setdefault("name", "sgs_resnet3d_50")
+    return sgs_resnet3d(R50_DEPTHS, **kwargs)
+
+
 def _register():
     plain = {
         "r3d_18": R3D_18, "r3d_34": R3D_34, "mc3_18": MC3_18, "r2plus1d_18": R2Plus1D_18,
-        "r2plus1d_34": R2Plus1D_34, "r2plus1d_50": R2Plus1D_50, "resnet3d_18": ResNet3D_18,
+        "r2plus1d_34": R2Plus1D_34, "r2plus1d_r50": R2Plus1D_R50, "resnet3d_18": ResNet3D_18,
         "resnet3d_50": ResNet3D_50, "slow_r50": SlowOnly_R50, "i3d_r50": I3D_R50,
+        "sgs_resnet3d_18": SGSResNet3D_18, "sgs_resnet3d_50": SGSResNet3D_50,
     }
-    atfr = ("r3d_18", "r2plus1d_18", "r2plus1d_50", "resnet3d_18", "resnet3d_50", "slow_r50",
-            "i3d_r50")
+    atfr = ("r3d_18", "r2plus1d_18", "r2plus1d_r50", "resnet3d_18", "resnet3d_50", "slow_r50",
+            "i3d_r50", "sgs_resnet3d_18", "sgs_resnet3d_50")
     for key, builder in plain.items():
         register_model(key)(builder)
     for key in atfr:
