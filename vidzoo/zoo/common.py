@@ -284,6 +284,11 @@ class Stages:
         return bool(self.sgs) and self.sgs["after"] == stage and (
             self.sgs_placement == "before_relu")
 
+    def block_activates(self, stage, block, depth):
+        """False only for the last of a stage's `depth` blocks when SGS goes
+        before that block's ReLU (`defers_activation`)."""
+        return not (block == depth - 1 and self.defers_activation(stage))
+
     def end(self, x, stage, pathway=""):
         """Mark `x` as the output of `stage`, then apply an adaptive layer there."""
         suffix = f"_{pathway}" if pathway else ""
@@ -327,7 +332,7 @@ def residual_stages(x, stages, depths, make_block):
         stage = f"res{index + 2}"
         for b in range(depth):
             stride = 2 if (index > 0 and b == 0) else 1
-            activate = not (b == depth - 1 and stages.defers_activation(stage))
-            x = make_block(x, index, stride, f"{stage}_block{b + 1}", activate)
+            x = make_block(x, index, stride, f"{stage}_block{b + 1}",
+                           stages.block_activates(stage, b, depth))
         x = stages.end(x, stage)
     return x

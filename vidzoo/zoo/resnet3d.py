@@ -267,7 +267,7 @@ def pyslowfast_resnet(kernel_basis, temporal_pool_after_res2, include_top=True, 
         kernels = temporal_kernels(kernel_basis[index + 1], depth)
         for b in range(depth):
             stride = 2 if (index > 0 and b == 0) else 1
-            activate = not (b == depth - 1 and stages.defers_activation(stage))
+            activate = stages.block_activates(stage, b, depth)
             x = pyslowfast_bottleneck(x, 256 * 2**index, 64 * 2**index, kernels[b], stride,
                                       f"{stage}_block{b + 1}", activate)
         if index == 0 and temporal_pool_after_res2:
@@ -330,7 +330,7 @@ def pytorchvideo_r2plus1d(depths=R50_DEPTHS, include_top=True, weights=None, inp
         stage = STAGES[index + 1]
         for b in range(depth):
             first = b == 0
-            activate = not (b == depth - 1 and stages.defers_activation(stage))
+            activate = stages.block_activates(stage, b, depth)
             x = _r2plus1d_bottleneck(x, 256 * 2**index, 64 * 2**index,
                                      2 if (first and index >= 2) else 1, 2 if first else 1,
                                      f"{stage}_block{b + 1}", activate)
@@ -375,7 +375,7 @@ def sgs_resnet3d(depths, include_top=True, weights=None, input_shape=None, input
         dim_out, dim_inner = widths[index]
         for b in range(depth):
             stride = 2 if (index > 0 and b == 0) else 1
-            activate = not (b == depth - 1 and stages.defers_activation(stage))
+            activate = stages.block_activates(stage, b, depth)
             x = pyslowfast_bottleneck(x, dim_out, dim_inner, SGS_RESNET_KERNELS[index], stride,
                                       f"{stage}_block{b + 1}", activate)
         x = stages.end(x, stage)

@@ -146,7 +146,7 @@ def x3d(width_factor, depth_factor, default_shape, include_top=True, weights=Non
             stride = 2 if b == 0 else 1
             block_name = f"{stage}_block{b + 1}"
             if block is None:
-                activate = not (b == depth - 1 and stages.defers_activation(stage))
+                activate = stages.block_activates(stage, b, depth)
                 x = x3d_block(x, width, inner, stride, b % 2 == 0, shortcut_norm, block_name,
                               activate)
             else:
