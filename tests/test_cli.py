@@ -1,5 +1,6 @@
 """The `vidzoo` console script."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -30,8 +31,10 @@ def test_demo_trains_evaluates_plots_and_exports(tmp_path):
 
 
 def test_unknown_command_and_bad_flags_fail_clearly(tmp_path):
-    result = run_cli("dance")
-    assert result.returncode != 0 and "expected a command, one of demo" in result.stderr
+    result = run_cli("trian")
+    assert result.returncode != 0 and "unknown command 'trian'; did you mean train?" in result.stderr
+    result = run_cli("train", "--epoch=3")
+    assert result.returncode != 0 and "unknown flag --epoch; did you mean --epochs?" in result.stderr
     result = run_cli("demo", "--epochs=0")
     assert result.returncode != 0 and "epochs" in result.stderr
     result = run_cli("train", "--strategy=tpu")
@@ -51,6 +54,41 @@ def test_unknown_command_and_bad_flags_fail_clearly(tmp_path):
     assert result.returncode != 0 and "not a finished training run" in result.stderr
     result = run_cli("export")
     assert result.returncode != 0 and "export needs --run_dir" in result.stderr
+
+
+def test_help_lists_the_commands_and_each_commands_flags_with_defaults():
+    from vidzoo.training.train import TrainConfig
+
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("demo", "train", "evaluate", "export", "prepare", "check-videos"):
+        assert f"\n  {command} " in result.stdout
+    result = run_cli("train", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for field in dataclasses.fields(TrainConfig):
+        assert f"--{field.metadata.get('flag', field.name)}" in text
+    assert "--epochs EPOCHS training epochs (default: 10)" in text
+    assert "--workdir" not in text  # demo's flag, not train's
+    demo = " ".join(run_cli("demo", "--help").stdout.split())
+    assert "--epochs EPOCHS training epochs of each model (default: 15)" in demo
+
+
+def test_train_flags_become_the_train_config():
+    from vidzoo.cli import parse, train_config
+    from vidzoo.training.train import TrainConfig
+
+    command, args = parse(["train", "--model=x3d_xs", "--train", "a.csv", "--run_dir=r",
+                           "--noflip", "--deterministic", "--mixed_precision=false",
+                           "--model_option=sgs='res3'", "--model_option=bins=4",
+                           "--sfc_option=topk='frame'", "--lr=0.05", "--verbose=2"])
+    assert command == "train"
+    assert train_config(args) == TrainConfig(
+        model="x3d_xs", train="a.csv", run_dir="r", flip=False, deterministic=True,
+        mixed_precision=False, model_options={"sgs": "res3", "bins": 4},
+        sfc_options={"topk": "frame"}, lr=0.05, verbose=2)
+    _, args = parse(["train", "--flip=true", "--deterministic=no"])
+    assert args.flip is True and args.deterministic is False
 
 
 def _small_dataset(root):
@@ -85,4 +123,4 @@ def test_prepare_and_check_need_their_arguments(tmp_path):
     result = run_cli("prepare", f"--manifest={tmp_path}/nothing.csv", f"--output={tmp_path}/x")
     assert result.returncode != 0 and "does not exist" in result.stderr
     result = run_cli("check-videos")
-    assert result.returncode != 0 and "takes 1 positional" in result.stderr
+    assert result.returncode != 0 and "arguments are required: manifest" in result.stderr

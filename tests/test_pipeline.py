@@ -46,6 +46,29 @@ def test_deterministic_mode_repeats_exactly(dataset_root):
         np.testing.assert_array_equal(c1, c2)
 
 
+def test_skipping_into_a_repeated_stream_gives_the_same_clips(dataset_root, tmp_path):
+    """repeat=True, skip=N (a resumed run): element N onwards of the full
+    stream, across an epoch boundary, with an unopenable file that does not
+    shift it. Epochs are reshuffled and redrawn."""
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video" * 40)
+    m = _train_manifest(dataset_root)
+    m = manifest.Manifest(m.paths + [str(broken)], m.labels + [0], m.class_names)
+
+    def stream(skip):
+        data = video_dataset(m, "train", 1, CONFIG, seed=3, deterministic=True, repeat=True,
+                             skip=skip)
+        return [(c.numpy(), l.numpy()) for c, l in data.take(24 - skip)]
+
+    whole, resumed = stream(0), stream(10)
+    for (c1, l1), (c2, l2) in zip(whole[10:], resumed):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(c1, c2)
+    first, second = whole[:12], whole[12:]  # 12 readable videos per epoch
+    assert sorted(int(l[0]) for _, l in first) == sorted(int(l[0]) for _, l in second)
+    assert not all(np.array_equal(a[0], b[0]) for a, b in zip(first, second))
+
+
 def test_eval_views_are_folded_with_video_ids(dataset_root):
     m = manifest.from_csv(os.path.join(dataset_root, "val.csv"))
     batches = list(video_dataset(m, "eval", 6, CONFIG, seed=0, deterministic=True))
@@ -75,6 +98,10 @@ def test_bad_arguments_are_named():
         video_dataset(m, "test")
     with pytest.raises(ValueError, match="deterministic=True needs a seed"):
         video_dataset(m, deterministic=True)
+    with pytest.raises(ValueError, match="skip needs repeat=True"):
+        video_dataset(m, skip=3)
+    with pytest.raises(ValueError, match="skip must be >= 0"):
+        video_dataset(m, repeat=True, skip=-1)
 
 
 def test_fuzz_bad_files_never_stop_an_epoch(dataset_root, tmp_path):

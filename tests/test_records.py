@@ -50,3 +50,17 @@ def test_train_mode_yields_every_written_video(tmp_path):
                                   deterministic=True)
     labels = np.concatenate([labels.numpy() for _, labels in data])
     assert sorted(labels.tolist()) == [0, 1, 1]
+
+
+def test_skipping_into_a_repeated_stream_gives_the_same_clips(tmp_path):
+    _write(tmp_path)
+
+    def stream(skip):
+        data = records.record_dataset(str(tmp_path / "out" / "data-*"), "train", 1, CONFIG,
+                                      seed=1, deterministic=True, repeat=True, skip=skip)
+        return [(c.numpy(), l.numpy()) for c, l in data.take(7 - skip)]
+
+    whole, resumed = stream(0), stream(4)  # 3 videos per epoch: into the second epoch
+    for (c1, l1), (c2, l2) in zip(whole[4:], resumed):
+        np.testing.assert_array_equal(l1, l2)
+        np.testing.assert_array_equal(c1, c2)

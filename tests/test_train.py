@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from training_checks import cli_args, run_cli, start_cli, tiny_config, tiny_dataset, tiny_run
-from vidzoo.training.callbacks import Checkpointer, PreciseBatchNorm
+from vidzoo.training.callbacks import Checkpointer, PreciseBatchNorm, seed_states
 from vidzoo.training.train import TrainConfig, build_model, compile_model, make_optimizer
 
 
@@ -29,7 +29,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run(data, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
-    return run_dir, tiny_run(data, run_dir)
+    return run_dir, tiny_run(data, run_dir, deterministic=True)
 
 
 def _event_tags(folder):
@@ -100,6 +100,29 @@ def test_rerunning_a_finished_run_returns_its_summary(run, data):
     assert json.loads((run_dir / "summary.json").read_text()) == summary
 
 
+def _weights(run_dir):
+    return keras.saving.load_model(os.path.join(run_dir, "model.keras")).get_weights()
+
+
+def _same_weights(first, second):
+    return all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_deterministic_runs_with_one_seed_are_identical_and_other_seeds_differ(run, data,
+                                                                              tmp_path):
+    """x3d_xs_atfr (SGS inside), a bad video in the data, validation each epoch."""
+    run_dir, summary = run
+    again = tiny_run(data, tmp_path / "again", deterministic=True)
+    assert again["history"] == summary["history"]
+    assert _same_weights(_weights(tmp_path / "again"), _weights(run_dir))
+    other = tiny_run(data, tmp_path / "other", deterministic=True, seed=1)
+    assert other["history"]["loss"] != summary["history"]["loss"]
+    assert not _same_weights(_weights(tmp_path / "other"), _weights(run_dir))
+    from tensorflow.python.framework import config as tf_framework_config
+
+    assert not tf_framework_config.is_op_determinism_enabled()  # restored after the run
+
+
 def test_learning_rate_has_linear_warmup_then_half_cosine():
     config = TrainConfig(model="x3d_xs", train="x", run_dir="x", lr=0.4, warmup_epochs=1)
     schedule = make_optimizer(config, total_steps=30, steps_per_epoch=10)._learning_rate
@@ -118,8 +141,11 @@ def test_weight_decay_skips_batchnorm_and_biases():
 
 
 def test_resumes_after_kill_9_at_the_right_epoch_and_step(data, tmp_path):
-    args = cli_args(data, tmp_path / "run", model="x3d_xs", epochs=3, steps_per_epoch=3,
-                    checkpoint_steps=1, verbose=2, flip="false")
+    """Deterministic, so the resumed run must end with the uninterrupted run's
+    weights: it reads the clips the uninterrupted run reads from its step on."""
+    settings = dict(model="x3d_xs", epochs=3, steps_per_epoch=3, checkpoint_steps=1, verbose=2,
+                    flip="false", deterministic="true")
+    args = cli_args(data, tmp_path / "run", **settings)
     process = start_cli(*args)
     index = tmp_path / "run" / "checkpoints" / "checkpoint"
     deadline = time.time() + 400
@@ -150,6 +176,12 @@ def test_resumes_after_kill_9_at_the_right_epoch_and_step(data, tmp_path):
     assert 0 < seconds_saved < summary["train_seconds"]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["flip"] is False
 
+    whole = run_cli(*cli_args(data, tmp_path / "whole", **settings))
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    assert _same_weights(_weights(tmp_path / "run"), _weights(tmp_path / "whole"))
+    history = json.loads((tmp_path / "whole" / "summary.json").read_text())["history"]
+    assert history["val_loss"][-1] == summary["history"]["val_loss"][-1]
+
 
 def test_history_before_a_resumed_epoch_keeps_only_the_finished_epochs(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -160,6 +192,28 @@ def test_history_before_a_resumed_epoch_keeps_only_the_finished_epochs(tmp_path)
         checkpointer.on_epoch_end(epoch, {"loss": loss, "top1": 0.5 + epoch / 10})
     assert checkpointer.history_before(2) == {"loss": [3.0, 2.0], "top1": [0.5, 0.6]}
     assert checkpointer.history_before(0) == {}
+
+
+def test_checkpoints_keep_the_dropout_seed_state_and_older_ones_still_restore(tmp_path):
+    def dropout_model():
+        inputs = keras.Input((3,))
+        model = keras.Model(inputs, keras.layers.Dropout(0.5)(keras.layers.Dense(8)(inputs)))
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+
+    model = dropout_model()
+    (state,) = seed_states(model)
+    checkpointer = Checkpointer(model, str(tmp_path / "new"))
+    checkpointer.set_model(model)
+    state.assign(np.array([7, 11], state.dtype))
+    checkpointer.save()
+    state.assign(np.array([0, 0], state.dtype))
+    assert checkpointer.restore()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(state), [7, 11])
+
+    older = dropout_model()  # a checkpoint from before the seed states were saved
+    tf.train.Checkpoint(model=older, optimizer=older.optimizer).save(str(tmp_path / "old" / "ckpt"))
+    assert Checkpointer(dropout_model(), str(tmp_path / "old")).restore()
 
 
 def test_bad_settings_and_paths_raise_clear_errors(data, tmp_path):

@@ -30,7 +30,6 @@ def tiny_run(data, run_dir, **overrides):
 def cli_args(data, run_dir, **overrides):
     """`vidzoo train` flags equal to `tiny_config`."""
     settings = dict(TINY, train=data["train"], val=data["val"], run_dir=str(run_dir))
-    settings.pop("adaptive_clips")
     settings.update(overrides)
     return ["train"] + [f"--{key}={value}" for key, value in settings.items()]
 

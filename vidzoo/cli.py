@@ -1,130 +1,172 @@
-"""The `vidzoo` command line: `vidzoo COMMAND [--flags]` (absl flags).
+"""The `vidzoo` command line: `vidzoo COMMAND [--flags]`.
 
-Commands:
-  demo                   -- the main job: build the embedded dataset, train a baseline
-                            and its ATFR variant, evaluate both, print the comparison,
-                            plot accuracy vs GFLOPs, export the ATFR SavedModel.
-  train                  -- train --model on --train (and --val) into --run_dir;
-                            rerunning the same command resumes after an interruption.
-  evaluate               -- multi-view evaluation of --run_dir on --data (JSON result).
-  export                 -- SavedModel of --run_dir with a uint8-frames signature.
-  prepare                -- convert --manifest into sharded TFRecords at --output.
-  check-videos MANIFEST  -- list the files of a dataset that cannot be decoded, and why.
+`vidzoo --help` lists the commands, `vidzoo COMMAND --help` that command's
+flags with their defaults. `train`'s flags are the fields of `TrainConfig`
+(name, type, default and help come from there); `demo`'s defaults are
+`run_demo`'s. Flags are written `--name=value` or `--name value`; booleans
+also as `--name` / `--noname`. An unknown command or flag names the nearest
+valid one.
 
-A dataset is a CSV manifest (`path,label`), a folder of class folders, or a TFRecord
-pattern written by `prepare` (e.g. records/train-*). `vidzoo COMMAND --helpfull` lists flags.
+A dataset is a CSV manifest (`path,label`), a folder of class folders, or a
+TFRecord pattern written by `prepare` (e.g. records/train-*).
 """
 
+import argparse
 import ast
+import dataclasses
+import difflib
+import inspect
 import json
 import os
 import sys
 import tempfile
 
-from absl import app, flags, logging
+from absl import logging
 
-# Shared by train and demo.
-flags.DEFINE_integer("epochs", None, "Training epochs (train: 10, demo: 15).", lower_bound=1)
-flags.DEFINE_integer("frames", None, "Frames per clip (train: 8, demo: 16).", lower_bound=1)
-flags.DEFINE_integer("crop_size", None, "Crop size in pixels (train: 112, demo: 56).",
-                     lower_bound=32)
-flags.DEFINE_integer("batch_size", 8, "Global batch size (all replicas and workers).",
-                     lower_bound=1)
-flags.DEFINE_float("lr", None, "Peak learning rate after warmup (train: 0.1, demo: 0.01).")
-flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_string("model", None, "Registry name of the model (vidzoo.zoo.list_models()); "
-                    "demo: the baseline, trained with its _atfr variant (resnet3d_18).")
-# train
-flags.DEFINE_multi_string("model_option", [], "Model constructor option KEY=VALUE "
-                          "(value as a Python literal), e.g. sgs=res3. Repeatable.")
-flags.DEFINE_string("train", None, "train: training dataset.")
-flags.DEFINE_string("val", None, "train: optional validation dataset (one clip per video "
-                    "per epoch).")
-flags.DEFINE_string("init_from", None, "train: start from the weights of this run directory "
-                    "or .keras file (layers matched by name and shape).")
-flags.DEFINE_string("sfc_split", None, "train: train only Selective Feature Compression, "
-                    "inserted at this stage (e.g. res3) of the --init_from model, which stays "
-                    "frozen; --frames/--stride set the long input SFC sees in one pass.")
-flags.DEFINE_float("sfc_tau", 2.0, "train: SFC's compression ratio (frames in / frames out).")
-flags.DEFINE_multi_string("sfc_option", [], "train: SelectiveFeatureCompression option "
-                          "KEY=VALUE (Python literal), e.g. topk=frame, scaled=False, "
-                          "abstraction_blocks=1, bottleneck_ratio=0.5. Repeatable.")
-flags.DEFINE_string("run_dir", None, "train/evaluate/export: the run directory.")
-flags.DEFINE_integer("stride", 2, "Temporal sampling stride of a clip.", lower_bound=1)
-flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0: videos // batch_size).",
-                     lower_bound=0)
-flags.DEFINE_float("warmup_epochs", 1.0, "Linear warmup length in epochs.", lower_bound=0)
-flags.DEFINE_float("weight_decay", 1e-4, "SGD weight decay.", lower_bound=0)
-flags.DEFINE_float("momentum", 0.9, "SGD momentum.", lower_bound=0, upper_bound=0.999)
-flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing.", lower_bound=0, upper_bound=0.99)
-flags.DEFINE_bool("flip", True, "train: random horizontal flips; --noflip where a mirror "
-                  "image is another class (left vs right motion, the embedded demo data).")
-flags.DEFINE_bool("mixed_precision", False, "Train with the mixed_float16 policy.")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
-                  "tf.distribute strategy; multi_worker reads TF_CONFIG.")
-flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices "
-                     "(MirroredStrategy on a CPU machine).", lower_bound=0)
-flags.DEFINE_integer("checkpoint_steps", 0, "Also checkpoint every N steps (0: per epoch "
-                     "only).", lower_bound=0)
-flags.DEFINE_integer("precise_bn_batches", 0, "train: at each epoch end, set BatchNorm "
-                     "statistics to their average over this many training batches (precise "
-                     "BN, as PySlowFast; 0: off). Worth it with TF-slim's BN decay of 0.999.",
-                     lower_bound=0)
-flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 0 silent, 1 progress bar, "
-                     "2 one line per epoch.", lower_bound=0, upper_bound=2)
-# evaluate / export
-flags.DEFINE_string("data", None, "evaluate: the dataset to evaluate on.")
-flags.DEFINE_integer("num_clips", None, "evaluate/demo: clips per video (evaluate: 10, "
-                     "demo: 3).", lower_bound=1)
-flags.DEFINE_enum("num_crops", "3", ["1", "3"], "evaluate/demo: spatial crops per clip.")
-flags.DEFINE_string("output", None, "evaluate: JSON path (default RUN_DIR/evaluation.json); "
-                    "export: SavedModel folder (default RUN_DIR/saved_model); prepare: "
-                    "TFRecord prefix.")
-# demo
-flags.DEFINE_string("workdir", None, "demo: where data, runs and outputs go "
-                    "(default: a fresh temporary directory).")
-flags.DEFINE_integer("train_per_class", 24, "demo: training videos per class.", lower_bound=1)
-flags.DEFINE_integer("val_per_class", 6, "demo: validation videos per class.", lower_bound=1)
-# prepare
-flags.DEFINE_string("manifest", None, "prepare: CSV manifest or folder of class folders.")
-flags.DEFINE_integer("shards", 4, "prepare: number of TFRecord shards.", lower_bound=1)
-flags.DEFINE_integer("max_frames", 0, "prepare: keep at most this many frames (0: all).",
-                     lower_bound=0)
-
-FLAGS = flags.FLAGS
-COMMANDS = ("demo", "train", "evaluate", "export", "prepare", "check-videos")
+SUMMARIES = {
+    "demo": "the main job: build the embedded dataset, train a baseline and its ATFR "
+            "variant, evaluate both, print the comparison, plot, export",
+    "train": "train --model on --train (and --val) into --run_dir; rerun to resume",
+    "evaluate": "multi-view evaluation of --run_dir on --data (JSON result)",
+    "export": "SavedModel of --run_dir with a uint8-frames signature",
+    "prepare": "convert --manifest into sharded TFRecords at --output",
+    "check-videos": "list the files of a dataset that cannot be decoded, and why",
+}
 
 
-def _given(name, default):
-    value = getattr(FLAGS, name)
-    return default if value is None else value
+class UsageError(ValueError):
+    """A command line that cannot run; printed as `vidzoo COMMAND: message`."""
 
 
-def model_options(items, flag="--model_option"):
-    """{"key": value} from KEY=VALUE strings (values as Python literals)."""
-    options = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{flag} expects KEY=VALUE; got {item!r}.")
+def parse_bool(text):
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false; got {text!r}")
+
+
+def at_least(low):
+    def parse(text):
         try:
-            options[key.strip()] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            options[key.strip()] = raw
-    return options
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}; got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
 
 
-def demo():
+def key_value(text):
+    """(key, value) from KEY=VALUE, the value a Python literal (else the string)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expects KEY=VALUE; got {text!r}")
+    try:
+        return key.strip(), ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return key.strip(), raw
+
+
+def add_flag(parser, name, default, help, kind=None, choices=None):
+    """One `--name` flag; a bool gets `--name[=true|false]` and `--noname`."""
+    kind = kind or type(default)
+    shown = f"{help} (default: {default})" if default not in (None, {}, []) else help
+    if kind is bool:
+        parser.add_argument(f"--{name}", type=parse_bool, nargs="?", const=True, default=default,
+                            metavar="true|false", help=shown)
+        parser.add_argument(f"--no{name}", dest=name, action="store_false", default=default,
+                            help=argparse.SUPPRESS)
+    elif kind is dict:
+        parser.add_argument(f"--{name}", type=key_value, action="append", default=[],
+                            metavar="KEY=VALUE", help=help)
+    else:
+        parser.add_argument(f"--{name}", type=kind, default=default, choices=choices,
+                            help=shown)
+
+
+def _field_type(field):
+    kinds = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict}
+    return kinds[field.type] if isinstance(field.type, str) else field.type
+
+
+def add_train_flags(parser):
+    from vidzoo.training.train import TrainConfig
+
+    for field in dataclasses.fields(TrainConfig):
+        meta = field.metadata
+        default = {} if field.default_factory is not dataclasses.MISSING else field.default
+        add_flag(parser, meta.get("flag", field.name), default, meta["help"],
+                 kind=_field_type(field), choices=meta.get("choices"))
+
+
+DEMO_HELP = {
+    "workdir": "where data, runs and outputs go (default: a fresh temporary directory)",
+    "model": "the baseline, trained with its _atfr variant",
+    "epochs": "training epochs of each model",
+    "frames": "frames per clip",
+    "crop_size": "crop size in pixels",
+    "train_per_class": "training videos per class",
+    "val_per_class": "validation videos per class",
+    "num_clips": "clips per validation video",
+    "num_crops": "spatial crops per clip (1 or 3)",
+    "batch_size": "batch size",
+    "lr": "peak learning rate",
+    "seed": "random seed (training is deterministic)",
+    "verbose": "fit() verbosity: 0, 1 or 2",
+}
+
+
+def add_demo_flags(parser):
     from vidzoo.training.demo import run_demo
 
-    workdir = FLAGS.workdir or tempfile.mkdtemp(prefix="vidzoo_demo_")
-    result = run_demo(workdir, model=_given("model", "resnet3d_18"),
-                      epochs=_given("epochs", 15), frames=_given("frames", 16),
-                      crop_size=_given("crop_size", 56), train_per_class=FLAGS.train_per_class,
-                      val_per_class=FLAGS.val_per_class, num_clips=_given("num_clips", 3),
-                      num_crops=int(FLAGS.num_crops), batch_size=FLAGS.batch_size,
-                      lr=_given("lr", 0.01), seed=FLAGS.seed,
-                      verbose=FLAGS.verbose if FLAGS["verbose"].present else 2)
+    add_flag(parser, "workdir", None, DEMO_HELP["workdir"], kind=str)
+    for name, parameter in inspect.signature(run_demo).parameters.items():
+        if name == "workdir":
+            continue
+        default = parameter.default
+        kind = at_least(1) if type(default) is int and name not in ("seed", "verbose") else None
+        choices = {"num_crops": (1, 3), "verbose": (0, 1, 2)}.get(name)
+        add_flag(parser, name, default, DEMO_HELP[name], kind=kind, choices=choices)
+
+
+def add_evaluate_flags(parser):
+    add_flag(parser, "run_dir", None, "the training run to evaluate; required", kind=str)
+    add_flag(parser, "data", None, "the dataset to evaluate on; required", kind=str)
+    add_flag(parser, "num_clips", 10, "uniform clips per video", kind=at_least(1))
+    add_flag(parser, "num_crops", 3, "spatial crops per clip", kind=int, choices=(1, 3))
+    add_flag(parser, "batch_size", 8, "views per batch", kind=at_least(1))
+    add_flag(parser, "output", None, "JSON path (default RUN_DIR/evaluation.json)", kind=str)
+
+
+def add_export_flags(parser):
+    add_flag(parser, "run_dir", None, "the training run to export; required", kind=str)
+    add_flag(parser, "output", None, "SavedModel folder (default RUN_DIR/saved_model)", kind=str)
+
+
+def add_prepare_flags(parser):
+    add_flag(parser, "manifest", None, "CSV manifest or folder of class folders; required",
+             kind=str)
+    add_flag(parser, "output", None, "prefix of the TFRecord shards; required", kind=str)
+    add_flag(parser, "shards", 4, "number of TFRecord shards", kind=at_least(1))
+    add_flag(parser, "max_frames", 0, "keep at most this many frames (0: all)",
+             kind=at_least(0))
+
+
+def add_check_videos_flags(parser):
+    parser.add_argument("manifest", help="CSV manifest or folder of class folders")
+
+
+def demo(args):
+    from vidzoo.training.demo import run_demo
+
+    settings = {k: v for k, v in vars(args).items() if k != "workdir"}
+    workdir = args.workdir or tempfile.mkdtemp(prefix="vidzoo_demo_")
+    result = run_demo(workdir, **settings)
     print(f"\nvidzoo demo: {len(result['rows'])} models trained and evaluated on the embedded "
           f"dataset in {result['seconds']:.0f} s ({workdir})\n")
     print(result["table"])
@@ -132,42 +174,42 @@ def demo():
           f"\nATFR SavedModel: {result['saved_model']}")
 
 
-def train():
-    from vidzoo.training.train import TrainConfig, train as run_train
+def train_config(args):
+    """The TrainConfig of parsed `vidzoo train` flags."""
+    from vidzoo.training.train import TrainConfig
 
-    if not FLAGS.model or not FLAGS.train or not FLAGS.run_dir:
-        raise ValueError("train needs --model, --train and --run_dir.")
-    config = TrainConfig(
-        model=FLAGS.model, train=FLAGS.train, val=FLAGS.val, run_dir=FLAGS.run_dir,
-        model_options=model_options(FLAGS.model_option), epochs=_given("epochs", 10),
-        batch_size=FLAGS.batch_size, steps_per_epoch=FLAGS.steps_per_epoch,
-        lr=_given("lr", 0.1), momentum=FLAGS.momentum, weight_decay=FLAGS.weight_decay,
-        warmup_epochs=FLAGS.warmup_epochs, label_smoothing=FLAGS.label_smoothing,
-        flip=FLAGS.flip, mixed_precision=FLAGS.mixed_precision, frames=_given("frames", 8),
-        stride=FLAGS.stride, crop_size=_given("crop_size", 112), strategy=FLAGS.strategy,
-        cpu_devices=FLAGS.cpu_devices, checkpoint_steps=FLAGS.checkpoint_steps,
-        init_from=FLAGS.init_from, sfc_split=FLAGS.sfc_split, sfc_tau=FLAGS.sfc_tau,
-        sfc_options=model_options(FLAGS.sfc_option, "--sfc_option"), seed=FLAGS.seed, precise_bn_batches=FLAGS.precise_bn_batches, verbose=FLAGS.verbose)
-    summary = run_train(config)
+    values = {}
+    for field in dataclasses.fields(TrainConfig):
+        value = getattr(args, field.metadata.get("flag", field.name))
+        values[field.name] = dict(value) if _field_type(field) is dict else value
+    return TrainConfig(**values)
+
+
+def train(args):
+    from vidzoo.training.train import train as run_train
+
+    if not args.model or not args.train or not args.run_dir:
+        raise UsageError("train needs --model, --train and --run_dir.")
+    summary = run_train(train_config(args))
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
 
 
-def evaluate():
+def evaluate(args):
     from vidzoo.training.evaluate import evaluate_run
 
-    if not FLAGS.run_dir or not FLAGS.data:
-        raise ValueError("evaluate needs --run_dir and --data.")
-    result = evaluate_run(FLAGS.run_dir, FLAGS.data, _given("num_clips", 10),
-                          int(FLAGS.num_crops), FLAGS.batch_size, FLAGS.output)
+    if not args.run_dir or not args.data:
+        raise UsageError("evaluate needs --run_dir and --data.")
+    result = evaluate_run(args.run_dir, args.data, args.num_clips, args.num_crops,
+                          args.batch_size, args.output)
     print(json.dumps(result, indent=2))
 
 
-def export():
+def export(args):
     from vidzoo.training.export import export_run
 
-    if not FLAGS.run_dir:
-        raise ValueError("export needs --run_dir.")
-    print(f"SavedModel written to {export_run(FLAGS.run_dir, FLAGS.output)}")
+    if not args.run_dir:
+        raise UsageError("export needs --run_dir.")
+    print(f"SavedModel written to {export_run(args.run_dir, args.output)}")
 
 
 def _load_manifest(path):
@@ -181,24 +223,23 @@ def _load_manifest(path):
     return source.manifest
 
 
-def prepare():
+def prepare(args):
     from vidzoo.tf_data.records import write_records
 
-    if not FLAGS.output:
-        raise app.UsageError("prepare needs --output, the prefix of the TFRecord shards.")
-    dataset = _load_manifest(FLAGS.manifest)
-    result = write_records(dataset, FLAGS.output, FLAGS.shards,
-                           max_frames=FLAGS.max_frames or None)
+    if not args.output:
+        raise UsageError("prepare needs --output, the prefix of the TFRecord shards.")
+    dataset = _load_manifest(args.manifest)
+    result = write_records(dataset, args.output, args.shards, max_frames=args.max_frames or None)
     print(f"wrote {result['written']} videos into {len(result['shards'])} shards at "
-          f"{FLAGS.output}-*; skipped {len(result['skipped'])} unreadable")
+          f"{args.output}-*; skipped {len(result['skipped'])} unreadable")
     for path, reason in sorted(result["skipped"].items()):
         print(f"  {path}: {reason}")
 
 
-def check_videos(path):
+def check_videos(args):
     from vidzoo.tf_data.decode import probe, read_frames
 
-    dataset = _load_manifest(path)
+    dataset = _load_manifest(args.manifest)
     bad = []
     for video in dataset.paths:
         count, _, error = probe(video)
@@ -213,25 +254,77 @@ def check_videos(path):
     return 1 if bad else 0
 
 
+COMMANDS = {
+    "demo": (add_demo_flags, demo),
+    "train": (add_train_flags, train),
+    "evaluate": (add_evaluate_flags, evaluate),
+    "export": (add_export_flags, export),
+    "prepare": (add_prepare_flags, prepare),
+    "check-videos": (add_check_videos_flags, check_videos),
+}
+
+
+def _nearest(word, options):
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _top_level_help():
+    width = max(map(len, COMMANDS))
+    lines = ["usage: vidzoo COMMAND [--flags]    (vidzoo COMMAND --help: its flags)", "",
+             "commands:"]
+    lines += [f"  {name:<{width}}  {SUMMARIES[name]}" for name in COMMANDS]
+    return "\n".join(lines + ["", __doc__.strip().split("\n\n")[-1]])
+
+
+def command_parser(command):
+    """The argparse parser of one command (exact flag names, no abbreviations)."""
+    parser = argparse.ArgumentParser(prog=f"vidzoo {command}", description=SUMMARIES[command],
+                                     allow_abbrev=False)
+    COMMANDS[command][0](parser)
+    return parser
+
+
+def _flag_names(parser):
+    # argparse keeps its options in `_actions` only; there is no public list.
+    return [option for action in parser._actions for option in action.option_strings
+            if action.help is not argparse.SUPPRESS]
+
+
+def parse(argv):
+    """(command, parsed flags) from argv without the program name."""
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_top_level_help())
+        raise SystemExit(0)
+    command = argv[0]
+    if command not in COMMANDS:
+        raise UsageError(f"unknown command {command!r}{_nearest(command, list(COMMANDS))} "
+                         f"Commands: {', '.join(COMMANDS)} (vidzoo --help).")
+    parser = command_parser(command)
+    args, unknown = parser.parse_known_args(argv[1:])
+    if unknown:
+        flag = unknown[0].split("=", 1)[0]
+        raise UsageError(f"unknown flag {flag}{_nearest(flag, _flag_names(parser))} "
+                         f"(vidzoo {command} --help lists its flags).")
+    return command, args
+
+
 def main(argv):
-    if len(argv) < 2 or argv[1] not in COMMANDS:
-        got = argv[1] if len(argv) > 1 else "nothing"
-        raise app.UsageError(f"expected a command, one of {', '.join(COMMANDS)}; got {got}.")
-    command, rest = argv[1], argv[2:]
-    expected = 1 if command == "check-videos" else 0
-    if len(rest) != expected:
-        raise app.UsageError(f"{command} takes {expected} positional argument(s); got {rest}.")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Run one command; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
+    try:
+        command, args = parse(argv)
+    except UsageError as error:
+        print(f"vidzoo: {error}", file=sys.stderr)
+        return 2
     logging.set_verbosity(logging.WARNING)
     try:
-        if command == "check-videos":
-            return check_videos(rest[0])
-        {"demo": demo, "train": train, "evaluate": evaluate, "export": export,
-         "prepare": prepare}[command]()
-    except ValueError as error:
-        raise app.UsageError(str(error)) from error
+        return COMMANDS[command][1](args) or 0
+    except ValueError as error:  # bad settings or data, named by the code that found them
+        print(f"vidzoo {command}: {error}", file=sys.stderr)
+        return 2
 
 
 def run():
     """Console-script entry point."""
-    app.run(main, argv=sys.argv)
+    sys.exit(main(sys.argv[1:]))

@@ -81,7 +81,9 @@ class Bench:
                            eval_clips=None, eval_crops=None, repeat=0, **train_options):
         """Train `model` (a registry name) on `data` and evaluate it multi-view,
         one clip per pass; returns a row of the figures the studies report.
-        `repeat` i > 0 trains with seed settings.seed + i (same data)."""
+        `repeat` i > 0 trains with seed settings.seed + i (same data).
+        Training is deterministic unless train_options say otherwise, so a
+        seed names one run."""
         from vidzoo.training.evaluate import evaluate_run
         from vidzoo.training.train import TrainConfig, train
 
@@ -93,7 +95,8 @@ class Bench:
                 model=model, train=data["train"], val=data["val"], run_dir=run_dir,
                 epochs=epochs or s.epochs, batch_size=s.batch_size, lr=s.lr,
                 frames=frames or s.frames, stride=stride or s.stride, crop_size=s.crop_size,
-                flip=s.flip, seed=s.seed + repeat, verbose=self.verbose, **train_options)
+                flip=s.flip, seed=s.seed + repeat, verbose=self.verbose,
+                **{"deterministic": True, **train_options})
             summary = train(config)
             evaluation = evaluate_run(run_dir, data["val"], eval_clips or s.eval_clips,
                                       eval_crops or s.eval_crops, s.batch_size,

@@ -23,7 +23,11 @@ Modes and element structures:
   long input: uniformly spaced segments of consecutive frames.
 
 `deterministic=True` with a `seed` makes the element order and every random
-draw reproducible (draws still change from epoch to epoch).
+draw reproducible (draws still change from epoch to epoch). `repeat=True`
+gives an endless stream of epochs (each reshuffled, each with new draws) and
+`skip=N` starts it at its N-th readable element without decoding the first N,
+so a resumed training run reads exactly what the uninterrupted run would have
+read next (unless a file that opens decodes to nothing: that shifts the rest).
 """
 
 import dataclasses
@@ -179,12 +183,21 @@ def element_seeds(seed):
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
 
+def check_stream(repeat, skip, where):
+    if skip < 0:
+        raise ValueError(f"{where}: skip must be >= 0 elements; got {skip}.")
+    if skip and not repeat:
+        raise ValueError(f"{where}: skip needs repeat=True (it positions an endless "
+                         "training stream).")
+
+
 def video_dataset(manifest, mode="train", batch_size=8, config=None, seed=None,
                   deterministic=False, shuffle=None, cache=False, bad_videos=None,
-                  drop_remainder=False):
+                  drop_remainder=False, repeat=False, skip=0):
     """A batched, prefetched tf.data.Dataset over `manifest` (module docstring)."""
     config = config or ClipConfig()
     check_arguments(mode, config, deterministic, seed)
+    check_stream(repeat, skip, "video_dataset")
     if len(manifest) == 0:
         raise ValueError("video_dataset: the manifest has no videos.")
     log = bad_videos if bad_videos is not None else BadVideoLog()
@@ -198,6 +211,8 @@ def video_dataset(manifest, mode="train", batch_size=8, config=None, seed=None,
     if shuffle:
         data = data.shuffle(len(manifest), seed=seed, reshuffle_each_iteration=True)
     data = tf.data.Dataset.zip((data, element_seeds(seed)))
+    if repeat:
+        data = data.repeat()
 
     def with_count(element, element_seed):
         path, label, video_id = element
@@ -208,6 +223,9 @@ def video_dataset(manifest, mode="train", batch_size=8, config=None, seed=None,
 
     data = data.map(with_count, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     data = data.filter(lambda path, label, video_id, count, element_seed: count > 0)
+    # Skipped after probing (a file that cannot be opened does not shift the
+    # stream), before decoding (skipping costs no decode).
+    data = data.skip(skip) if skip else data
 
     def load(path, label, video_id, count, element_seed):
         element_seed = tf.cast(element_seed, tf.int32) if deterministic else None

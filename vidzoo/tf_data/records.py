@@ -102,11 +102,13 @@ def _decode_sampled(jpegs, indices):
 
 
 def record_dataset(file_pattern, mode="train", batch_size=8, config=None, seed=None,
-                   deterministic=False, shuffle=None, cache=False, drop_remainder=False):
+                   deterministic=False, shuffle=None, cache=False, drop_remainder=False,
+                   repeat=False, skip=0):
     """The `pipeline.video_dataset` elements, read from TFRecord shards
     (`file_pattern`: a glob pattern or a list of files)."""
     config = config or pipeline.ClipConfig()
     pipeline.check_arguments(mode, config, deterministic, seed, "record_dataset")
+    pipeline.check_stream(repeat, skip, "record_dataset")
     if isinstance(file_pattern, (list, tuple)):
         files = sorted(file_pattern)
     else:
@@ -125,6 +127,8 @@ def record_dataset(file_pattern, mode="train", batch_size=8, config=None, seed=N
         data = data.shuffle(256, seed=seed, reshuffle_each_iteration=True)
     data = data.enumerate()
     data = tf.data.Dataset.zip((data, pipeline.element_seeds(seed)))
+    if repeat:
+        data = data.repeat()
 
     def load(element, element_seed):
         video_id, serialized = element
@@ -136,6 +140,7 @@ def record_dataset(file_pattern, mode="train", batch_size=8, config=None, seed=N
                                    mode, config, element_seed)
 
     data = data.filter(lambda element, element_seed: tf.size(_parse(element[1])[0]) > 0)
+    data = data.skip(skip) if skip else data  # parsed, not decoded
     data = data.map(load, num_parallel_calls=pipeline.AUTOTUNE, deterministic=deterministic)
     data = pipeline.finish(data, mode, batch_size, cache, drop_remainder)
     return data.with_options(options)

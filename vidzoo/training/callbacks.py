@@ -19,6 +19,12 @@ def optimizer_step(model):
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
+def seed_states(model):
+    """The model's seed-generator state variables: in `variables`, not in `weights`."""
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Saves model and optimizer state with `tf.train.CheckpointManager` at the
     end of every epoch and, if `every_n_steps`, every N optimizer steps.
@@ -27,6 +33,10 @@ class Checkpointer(keras.callbacks.Callback):
     so a process killed while saving (even `kill -9`) leaves the previous
     checkpoint usable. The optimizer's `iterations` is saved with it: that
     gives the epoch and step to resume at (`vidzoo.training.train`).
+
+    The states of the model's random seed generators (dropout) are saved
+    too, so a resumed deterministic run draws the masks the uninterrupted run
+    draws; checkpoints written without them still restore.
 
     `progress.json` beside the checkpoints holds each finished epoch's logs
     and the training seconds up to each checkpoint, written before the
@@ -39,7 +49,10 @@ class Checkpointer(keras.callbacks.Callback):
 
     def __init__(self, model, directory, every_n_steps=0, max_to_keep=3):
         super().__init__()
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        self._seeds = tf.train.Checkpoint(seeds=seed_states(model))
+        self._state = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
+                                              seeds=self._seeds.seeds)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
         self.every_n_steps = every_n_steps
         self._last_saved = None
@@ -52,7 +65,8 @@ class Checkpointer(keras.callbacks.Callback):
         """Restore the latest checkpoint if there is one; returns its path or None."""
         path = self.manager.latest_checkpoint
         if path:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+            self._state.restore(path).assert_existing_objects_matched()
+            self._seeds.restore(path).expect_partial()  # absent from older checkpoints
         return path
 
     def total_seconds(self):

@@ -88,14 +88,14 @@ def shard_source(source, num_shards, index):
 
 
 def dataset(source, mode, batch_size, config, seed=None, deterministic=False, bad_videos=None,
-            drop_remainder=False):
+            drop_remainder=False, repeat=False, skip=0):
     """`video_dataset` or `record_dataset` over `source`."""
+    options = dict(seed=seed, deterministic=deterministic, drop_remainder=drop_remainder,
+                   repeat=repeat, skip=skip)
     if source.manifest is not None:
-        return video_dataset(source.manifest, mode, batch_size, config, seed=seed,
-                             deterministic=deterministic, bad_videos=bad_videos,
-                             drop_remainder=drop_remainder)
-    return record_dataset(source.shards, mode, batch_size, config, seed=seed,
-                          deterministic=deterministic, drop_remainder=drop_remainder)
+        return video_dataset(source.manifest, mode, batch_size, config, bad_videos=bad_videos,
+                             **options)
+    return record_dataset(source.shards, mode, batch_size, config, **options)
 
 
 def clip_config(frames, stride, crop_size, num_clips=1, num_crops=1, flip=True):

@@ -93,7 +93,8 @@ def run_demo(workdir, model="resnet3d_18", epochs=15, frames=16, crop_size=56,
         run_dir = os.path.join(workdir, "runs", name)
         config = TrainConfig(model=name, train=data["train"], val=data["val"], run_dir=run_dir,
                              epochs=epochs, frames=frames, crop_size=crop_size, lr=lr,
-                             batch_size=batch_size, seed=seed, verbose=verbose,
+                             batch_size=batch_size, seed=seed, deterministic=True,
+                             verbose=verbose,
                              flip=FLIP_KEEPS_CLASS,
                              init_from=None if name == model else baseline_dir)
         summary = train(config)

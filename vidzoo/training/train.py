@@ -27,6 +27,7 @@ over a repeated, reshuffled dataset, so a resumed epoch runs exactly its
 remaining steps.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -56,40 +57,62 @@ RESUME_KEYS = ("model", "model_options", "frames", "stride", "crop_size", "batch
                "mixed_precision", "flip")
 
 
+def setting(default, help, **metadata):
+    """A TrainConfig field: its default and the help text `vidzoo train` shows
+    (the command's flags are derived from these fields). `metadata` may add
+    `choices` and `flag` (the flag's name when it differs from the field's)."""
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=dict, metadata=dict(metadata, help=help))
+    return dataclasses.field(default=default, metadata=dict(metadata, help=help))
+
+
 @dataclasses.dataclass
 class TrainConfig:
-    model: str
-    train: str
-    run_dir: str
-    val: str = None
-    model_options: dict = dataclasses.field(default_factory=dict)
-    epochs: int = 10
-    batch_size: int = 8  # global, over all replicas and workers
-    steps_per_epoch: int = 0  # 0: training videos // batch_size
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.0
-    # Random horizontal flips; False where a mirror image is another class
-    # (left vs right motion, as in the embedded synthetic dataset).
-    flip: bool = True
-    mixed_precision: bool = False
-    frames: int = 8
-    stride: int = 2
-    crop_size: int = 112
-    strategy: str = "default"
-    cpu_devices: int = 0
-    checkpoint_steps: int = 0
-    adaptive_clips: int = 16
-    precise_bn_batches: int = 0  # > 0: precise BN over this many batches per epoch
-    init_from: str = None  # a run directory or .keras file to start from
-    sfc_split: str = None  # train only SFC, inserted at this stage of the frozen init_from model
-    sfc_tau: float = 2.0  # SFC's compression ratio T / T'
-    # Further SelectiveFeatureCompression arguments (scaled, topk, abstraction_blocks, ...)
-    sfc_options: dict = dataclasses.field(default_factory=dict)
-    seed: int = 0
-    verbose: int = 1
+    """Every setting of a training run (`vidzoo train --FIELD=VALUE`)."""
+
+    model: str = setting(None, "registry name of the model (vidzoo.zoo.list_models()); required")
+    train: str = setting(None, "training dataset: CSV manifest, folder of class folders or "
+                         "TFRecord pattern such as records/train-*; required")
+    run_dir: str = setting(None, "the run directory; rerun the same command to resume; required")
+    val: str = setting(None, "validation dataset (one centre clip per video per epoch)")
+    model_options: dict = setting({}, "model constructor option KEY=VALUE (a Python literal), "
+                                  "e.g. sgs=res3; repeatable", flag="model_option")
+    epochs: int = setting(10, "training epochs")
+    batch_size: int = setting(8, "global batch size, over all replicas and workers")
+    steps_per_epoch: int = setting(0, "steps per epoch (0: training videos // batch_size)")
+    lr: float = setting(0.1, "peak learning rate, after the warmup")
+    momentum: float = setting(0.9, "SGD momentum")
+    weight_decay: float = setting(1e-4, "SGD weight decay (decoupled; not on BatchNorm and "
+                                  "biases)")
+    warmup_epochs: float = setting(1.0, "linear warmup length in epochs")
+    label_smoothing: float = setting(0.0, "label smoothing")
+    flip: bool = setting(True, "random horizontal flips; --noflip where a mirror image is "
+                         "another class (left vs right motion, the embedded demo data)")
+    mixed_precision: bool = setting(False, "train with the mixed_float16 policy")
+    frames: int = setting(8, "frames per clip")
+    stride: int = setting(2, "temporal sampling stride of a clip")
+    crop_size: int = setting(112, "crop size in pixels (>= 32)")
+    strategy: str = setting("default", "tf.distribute strategy; multi_worker reads TF_CONFIG",
+                            choices=("default", "mirrored", "multi_worker"))
+    cpu_devices: int = setting(0, "split the CPU into this many logical devices "
+                               "(MirroredStrategy on a CPU machine)")
+    checkpoint_steps: int = setting(0, "also checkpoint every N steps (0: per epoch only)")
+    adaptive_clips: int = setting(16, "validation clips on which adaptive models' B' and "
+                                  "GFLOPs are logged each epoch")
+    precise_bn_batches: int = setting(0, "at each epoch end, set BatchNorm statistics to their "
+                                      "average over this many training batches (0: off)")
+    init_from: str = setting(None, "start from the weights of this run directory or .keras "
+                             "file (layers matched by name and shape)")
+    sfc_split: str = setting(None, "train only Selective Feature Compression, inserted at this "
+                             "stage (e.g. res3) of the frozen --init_from model")
+    sfc_tau: float = setting(2.0, "SFC's compression ratio (frames in / frames out)")
+    sfc_options: dict = setting({}, "SelectiveFeatureCompression option KEY=VALUE (a Python "
+                                "literal), e.g. topk='frame'; repeatable", flag="sfc_option")
+    seed: int = setting(0, "random seed")
+    deterministic: bool = setting(False, "the same seed gives the same run (seeded "
+                                  "deterministic tf.data, TF's deterministic ops)")
+    verbose: int = setting(1, "fit() verbosity: 0 silent, 1 progress bar, 2 a line per epoch",
+                           choices=(0, 1, 2))
 
     def clip_config(self):
         """The tf_data ClipConfig of this run's clips (one centre view in eval mode)."""
@@ -209,14 +232,19 @@ def _one_hot(classes):
     return lambda clip, label: (clip, tf.one_hot(label, classes))
 
 
-def train_dataset(source, config, worker, classes, bad_videos):
+def train_dataset(source, config, worker, classes, bad_videos, start_step=0):
+    """The endless training stream of one worker from optimizer step
+    `start_step` on: a resumed run skips the clips the steps before it read
+    (before decoding them), so it sees what the uninterrupted run would have."""
     clips = config.clip_config()
     # Every worker batches by the global size; tf.distribute rebatches it to
     # the per-replica size, so a step takes batch_size clips in all.
     part = datasets.shard_source(source, worker.num_workers, worker.index)
     data = datasets.dataset(part, "train", config.batch_size, clips, seed=config.seed + worker.index,
-                            bad_videos=bad_videos, drop_remainder=True)
-    data = data.map(_one_hot(classes)).repeat()
+                            deterministic=config.deterministic, bad_videos=bad_videos,
+                            drop_remainder=True, repeat=True,
+                            skip=start_step * config.batch_size)
+    data = data.map(_one_hot(classes))
     if worker.num_workers > 1:
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
@@ -226,6 +254,7 @@ def train_dataset(source, config, worker, classes, bad_videos):
 
 def val_dataset(source, config, classes, bad_videos):
     data = datasets.dataset(source, "eval", config.batch_size, config.clip_config(),
+                            seed=config.seed, deterministic=config.deterministic,
                             bad_videos=bad_videos)
     data = data.map(lambda batch: (batch["video"], tf.one_hot(batch["label"], classes)))
     options = tf.data.Options()
@@ -261,6 +290,30 @@ def _build_for_multi_worker(model, config, classes):
     trainer._collective_all_reduce_multi_worker = lambda strategy: False
 
 
+def _saved_step(run_dir):
+    """The optimizer step of the latest checkpoint (checkpoints are numbered by
+    it), 0 without one; read before building anything."""
+    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
+@contextlib.contextmanager
+def op_determinism(enabled):
+    """TF's deterministic kernels inside the block when `enabled`, restored after
+    (so one deterministic run does not slow the rest of the process)."""
+    # tf.config has no public switch back; the private one restores the state.
+    from tensorflow.python.framework import config as tf_framework_config
+
+    before = tf_framework_config.is_op_determinism_enabled()
+    if enabled:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not before:
+            tf_framework_config.disable_op_determinism()
+
+
 def _resume_point(checkpointer, model, steps_per_epoch):
     path = checkpointer.restore()
     step = optimizer_step(model) if path else 0
@@ -268,11 +321,9 @@ def _resume_point(checkpointer, model, steps_per_epoch):
 
 
 def _finished_summary(run_dir, total_steps):
-    """The saved summary of a run whose last checkpoint is its final step, or None.
-    Checkpoints are numbered by optimizer step, so no model needs building."""
-    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    """The saved summary of a run whose last checkpoint is its final step, or None."""
     summary = os.path.join(run_dir, "summary.json")
-    if not latest or int(latest.rsplit("-", 1)[1]) < total_steps or not os.path.exists(summary):
+    if _saved_step(run_dir) < total_steps or not os.path.exists(summary):
         return None
     with open(summary) as handle:
         return json.load(handle)
@@ -307,10 +358,12 @@ def _callbacks(model, config, run_dir, worker, probe, train_data):
     return callbacks
 
 
-def _fit(model, train_data, val, callbacks, config, steps_per_epoch, start_epoch, start_step,
+def _fit(model, train_data_at, val, callbacks, config, steps_per_epoch, start_epoch, start_step,
          history):
     """fit() from (start_epoch, start_step) to config.epochs; returns `history`
-    (the epochs before start_epoch) extended by those it runs."""
+    (the epochs before start_epoch) extended by those it runs. Each fit() call
+    reads a fresh iterator, so each gets the stream from its own first step
+    (`train_data_at(step)`)."""
     val_data, val_steps = val
     pieces = []
     if start_step:
@@ -320,9 +373,11 @@ def _fit(model, train_data, val, callbacks, config, steps_per_epoch, start_epoch
         pieces.append((start_epoch, steps_per_epoch))
     for epoch, steps in pieces:
         last = epoch + 1 if steps != steps_per_epoch else config.epochs
-        result = model.fit(train_data, epochs=last, initial_epoch=epoch, steps_per_epoch=steps,
-                           validation_data=val_data, validation_steps=val_steps,
-                           callbacks=callbacks, verbose=config.verbose)
+        first_step = (epoch + 1) * steps_per_epoch - steps
+        result = model.fit(train_data_at(first_step), epochs=last, initial_epoch=epoch,
+                           steps_per_epoch=steps, validation_data=val_data,
+                           validation_steps=val_steps, callbacks=callbacks,
+                           verbose=config.verbose)
         for key, values in result.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
     return history
@@ -331,6 +386,11 @@ def _fit(model, train_data, val, callbacks, config, steps_per_epoch, start_epoch
 def train(config):
     """Train (or resume) the run described by `config`; returns the summary dict."""
     config.check()
+    with op_determinism(config.deterministic):
+        return _train(config)
+
+
+def _train(config):
     worker = make_strategy(config.strategy, config.cpu_devices)
     if config.batch_size % (worker.strategy.num_replicas_in_sync) or \
             config.batch_size % worker.num_workers:
@@ -368,7 +428,14 @@ def train(config):
         keras.config.set_dtype_policy(policy)
 
     bad_videos = BadVideoLog()
-    train_data = train_dataset(source, config, worker, classes, bad_videos)
+
+    def train_data_at(step):
+        # With several workers the steps before a resume are not skipped: each
+        # worker's share of a step is tf.distribute's to decide.
+        step = step if worker.num_workers == 1 else 0
+        return train_dataset(source, config, worker, classes, bad_videos, step)
+
+    train_data = train_data_at(0)  # for precise BN's statistics
     val = (None, None)
     if val_source is not None:
         val = (val_dataset(val_source, config, classes, bad_videos),
@@ -383,7 +450,7 @@ def train(config):
     if checkpoint and config.verbose:
         print(f"resuming from {checkpoint}: epoch {start_epoch + 1}, step {start_step}")
 
-    history = _fit(model, train_data, val, callbacks, config, steps_per_epoch,
+    history = _fit(model, train_data_at, val, callbacks, config, steps_per_epoch,
                    start_epoch, start_step, checkpointer.history_before(start_epoch))
     seconds = checkpointer.total_seconds()
     summary = {
