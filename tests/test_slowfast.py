@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import vidzoo.zoo as zoo
-from vidzoo.zoo.slowfast import PathwaySampler
 from zoo_checks import (
     assert_adaptive_flops_differ,
     assert_keras_round_trip,
@@ -18,15 +17,6 @@ from zoo_checks import (
 ])
 def test_parameter_counts_equal_the_references(name, expected):
     assert zoo.reference_param_count(zoo.get_model(name)) == expected
-
-
-def test_slow_pathway_takes_pyslowfast_linspace_frames():
-    # torch.linspace(0, 31, 4).long() = [0, 10, 20, 31]; (0, 31, 8) by hand.
-    assert PathwaySampler(8).indices(32) == [0, 10, 20, 31]
-    assert PathwaySampler(4).indices(32) == [0, 4, 8, 13, 17, 22, 26, 31]
-    clip = np.arange(32, dtype="float32").reshape(1, 32, 1, 1, 1)
-    picked = PathwaySampler(8)(clip)
-    np.testing.assert_array_equal(np.asarray(picked).ravel(), [0, 10, 20, 31])
 
 
 def test_lateral_connections_and_stage_lengths():

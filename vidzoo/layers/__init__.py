@@ -21,6 +21,7 @@ from vidzoo.layers.sgs import (
     similarity_guided_sampling,
 )
 from vidzoo.layers.temporal_clustering import TemporalClustering, temporal_clustering
+from vidzoo.layers.temporal_resampling import MatchFrames, PairwiseTemporalMean, PathwaySampler
 from vidzoo.layers.temporal_shift import TemporalShift, temporal_shift
 
 __all__ = [
@@ -29,7 +30,10 @@ __all__ = [
     "FrameMaskedBatchNormalization",
     "FrameMaskedGlobalAveragePooling3D",
     "MTBlock",
+    "MatchFrames",
     "MTConv",
+    "PairwiseTemporalMean",
+    "PathwaySampler",
     "SelectiveFeatureCompression",
     "SelfGating",
     "SimilarityGuidedSampling",

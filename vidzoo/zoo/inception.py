@@ -23,10 +23,10 @@ split at any of them. Which layers convolve in time:
 `separable=True` factorizes each 3D conv into 1xkxk then kx1x1 (S3D).
 """
 
-import keras
-from keras import layers, ops
+from keras import layers
 
 from vidzoo.layers import SelfGating
+from vidzoo.layers.temporal_resampling import PairwiseTemporalMean
 from vidzoo.zoo.common import (
     SLIM_BN,
     Stages,
@@ -135,20 +135,6 @@ def _reduced_pool(x, size=(2, 7, 7)):
     """TF-slim's reduced_kernel_size_3d: the window shrinks to a smaller map."""
     dims = x.shape[1:4]
     return tuple(k if d is None else min(k, d) for k, d in zip(size, dims))
-
-
-@keras.saving.register_keras_serializable(package="vidzoo")
-class PairwiseTemporalMean(layers.Layer):
-    """Average pool over windows of min(2, T) frames, stride 1, for a length
-    known only at run time (after SGS): TF-slim's reduced 2-frame window."""
-
-    def call(self, inputs):
-        frames = ops.shape(inputs)[1]
-        window = ops.minimum(frames, 2)
-        return (inputs[:, : frames - window + 1] + inputs[:, window - 1 :]) / 2
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], None) + tuple(input_shape[2:])
 
 
 def inception_classifier(classes, dropout=0.2):

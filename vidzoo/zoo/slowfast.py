@@ -17,10 +17,9 @@ resampling is our choice; the ATFR paper's supplementary, which describes
 its SlowFast variant, is not available to us.
 """
 
-import keras
-from keras import layers, ops
+from keras import layers
 
-from vidzoo.layers.video_ops import linear_resize_axis
+from vidzoo.layers.temporal_resampling import MatchFrames, PathwaySampler
 from vidzoo.zoo.common import (
     Stages,
     check_application_args,
@@ -36,47 +35,6 @@ from vidzoo.zoo.resnet3d import R50_DEPTHS, pyslowfast_bottleneck, temporal_kern
 STAGES = ("stem", "res2", "res3", "res4", "res5")
 SLOW_KERNELS = ((1,), (1,), (1,), (3,), (3,))
 FAST_KERNELS = ((5,), (3,), (3,), (3,), (3,))
-
-
-@keras.saving.register_keras_serializable(package="vidzoo")
-class PathwaySampler(layers.Layer):
-    """Pick T // alpha frames at PySlowFast's indices: linspace(0, T - 1, T // alpha)
-    truncated, computed exactly in integers. Needs a static T."""
-
-    def __init__(self, alpha, **kwargs):
-        super().__init__(**kwargs)
-        self.alpha = int(alpha)
-
-    def indices(self, frames):
-        count = frames // self.alpha
-        if count < 1:
-            raise ValueError(f"PathwaySampler: {frames} frames is fewer than alpha={self.alpha}.")
-        if count == 1:
-            return [0]
-        return [(i * (frames - 1)) // (count - 1) for i in range(count)]
-
-    def call(self, inputs):
-        return ops.take(inputs, self.indices(inputs.shape[1]), axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[1] // self.alpha) + tuple(input_shape[2:])
-
-    def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha}
-
-
-@keras.saving.register_keras_serializable(package="vidzoo")
-class MatchFrames(layers.Layer):
-    """Resize `[x, reference]`'s x linearly in time to the reference's length
-    (SlowFast laterals after per-pathway SGS)."""
-
-    def call(self, inputs):
-        x, reference = inputs
-        return linear_resize_axis(x, ops.shape(reference)[1], axis=1)
-
-    def compute_output_shape(self, input_shape):
-        x_shape, reference_shape = input_shape
-        return (x_shape[0], reference_shape[1]) + tuple(x_shape[2:])
 
 
 def fuse(slow, fast, alpha, kernel, name, resample):
