@@ -36,7 +36,7 @@ from keras import ops  # noqa: E402
 
 import machine  # noqa: E402
 from vidzoo.layers import mtconv  # noqa: E402
-from vidzoo.training.flops import count_flops  # noqa: E402
+from vidzoo.zoo.flops import count_flops  # noqa: E402
 from vidzoo.zoo import get_model  # noqa: E402
 
 SHAPE = (1, 8, 56, 56, 3)

@@ -14,7 +14,7 @@ import time
 import keras
 
 import vidzoo.zoo as zoo
-from vidzoo.training.flops import count_flops
+from vidzoo.zoo.flops import count_flops
 
 REFERENCE_PARAMS = {
     "r3d_18": 33_371_472, "mc3_18": 11_695_440, "r2plus1d_18": 31_505_325,
@@ -98,8 +98,8 @@ def main():
         "Parameters exclude BatchNorm moving statistics, as the reference definitions count",
         "(Keras' `count_params()` adds 2 per BatchNorm channel). GFLOPs are multiply-adds of",
         "convolutions, dense layers and GRUs at the default input, the convention torchvision",
-        "and PySlowFast publish (`vidzoo.training.flops`). ATFR models (`*_atfr`, SGS after the",
-        "second stage) cost what each clip's B' implies (`vidzoo.training.flops.flops_per_clip`);",
+        "and PySlowFast publish (`vidzoo.zoo.flops`). ATFR models (`*_atfr`, SGS after the",
+        "second stage) cost what each clip's B' implies (`vidzoo.zoo.accounting.flops_per_clip`);",
         "the table gives their most, with every bin kept (B' = B, SGS's f_s included). Their",
         "parameters include f_s. `*_clustering` models process 8 clusters after res2 whatever",
         "the input length; the figure is for the default 8-frame input.",

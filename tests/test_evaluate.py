@@ -43,7 +43,7 @@ def test_mean_class_accuracy_weighs_classes_equally():
 def evaluated(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     data = tiny_dataset(root / "data")
-    tiny_run(data, root / "run", epochs=1)
+    tiny_run(data, root / "run", epochs=1, deterministic=True)
     result = evaluate_run(str(root / "run"), data["val"], num_clips=2, num_crops=3)
     return root, data, result
 
@@ -87,7 +87,8 @@ def test_each_new_input_shape_is_traced_once_outside_the_timing(one_by_one):
 
 
 def test_adaptive_gflops_follow_the_measured_b_prime(evaluated):
-    from vidzoo.training.flops import adaptive_counts, clip_flops
+    from vidzoo.zoo.accounting import adaptive_counts
+    from vidzoo.zoo.flops import clip_flops
 
     root, _, result = evaluated
     model, _, _ = load_run(str(root / "run"))

@@ -8,7 +8,7 @@ import keras
 from training_checks import tiny_dataset, tiny_run
 from vidzoo.training.evaluate import load_run
 from vidzoo.training.export import export_run, preprocess
-from vidzoo.zoo.adaptive import with_adaptive_outputs
+from vidzoo.zoo.accounting import with_adaptive_outputs
 
 
 @pytest.fixture(scope="module")

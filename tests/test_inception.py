@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import vidzoo.zoo as zoo
-from vidzoo.training.flops import count_flops
+from vidzoo.zoo.flops import count_flops
 from zoo_checks import assert_keras_round_trip, assert_trains_one_step, random_clips
 
 

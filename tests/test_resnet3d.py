@@ -103,7 +103,7 @@ def test_sgs_placement_errors_name_the_choices():
 
 def test_pytorchvideo_r2plus1d_r50_costs_the_reference_gmacs():
     # pytorchvideo r2plus1d_r50 at 1x16x224x224x3: 57.534 GMACs.
-    from vidzoo.training.flops import count_flops
+    from vidzoo.zoo.flops import count_flops
 
     model = zoo.get_model("r2plus1d_r50")
     assert round(count_flops(model) / 1e9, 3) == 57.534
@@ -142,7 +142,7 @@ def test_atfr_authors_resnet_keeps_every_frame_to_res5(name, depths):
 def test_atfr_authors_resnet50_costs_table_7s_gflops():
     # Table 7 (seed 000): 3DResNet-50 40.8 GFLOPs; the paper counts test
     # inputs of 32 frames at 256 x 256 (section 5.1).
-    from vidzoo.training.flops import count_flops
+    from vidzoo.zoo.flops import count_flops
 
     model = zoo.get_model("sgs_resnet3d_50", input_shape=(32, 256, 256, 3))
     assert round(count_flops(model) / 1e9, 1) == 40.8

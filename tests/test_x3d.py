@@ -3,7 +3,7 @@
 import pytest
 
 import vidzoo.zoo as zoo
-from vidzoo.training.flops import count_flops
+from vidzoo.zoo.flops import count_flops
 from vidzoo.zoo.x3d import round_repeats, round_width, stage_plan
 from zoo_checks import (
     assert_adaptive_flops_differ,

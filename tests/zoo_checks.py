@@ -48,7 +48,8 @@ def redundant_and_varied_clips(shape):
 
 def assert_adaptive_flops_differ(model, input_shape):
     """The still clip keeps fewer bins than the ramp, and costs fewer MACs."""
-    from vidzoo.training.flops import clip_flops, flops_per_clip
+    from vidzoo.zoo.accounting import flops_per_clip
+    from vidzoo.zoo.flops import clip_flops
     from vidzoo.zoo import with_adaptive_outputs
 
     clips = redundant_and_varied_clips(input_shape)

@@ -21,7 +21,7 @@ import numpy as np
 
 import vidzoo.zoo as zoo
 from common import save_plot, markdown_table, pyplot, time_calls
-from vidzoo.training.flops import count_flops
+from vidzoo.zoo.flops import count_flops
 
 REPEATS = 2
 # vidzoo name -> torchvision.models.video constructor of the same architecture

@@ -10,8 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vidzoo.training.flops import flops_per_clip
-from vidzoo.zoo.adaptive import with_adaptive_outputs
+from vidzoo.zoo.accounting import clip_lengths, flops_per_clip, split_outputs, with_adaptive_outputs
 
 
 def optimizer_step(model):
@@ -149,12 +148,10 @@ class AdaptiveStats(keras.callbacks.Callback):
         """{"<layer>_mean": ..., "gflops_per_clip": ...} and the raw counts."""
         if self._runner is None:
             self._runner = with_adaptive_outputs(self.model)
-        outputs = self._runner.predict(self.clips, verbose=0)
-        counts = {k: np.asarray(v) for k, v in outputs.items() if k != "predictions"}
+        _, counts = split_outputs(self._runner.predict(self.clips, verbose=0))
         flops = flops_per_clip(self.model, self.clips, counts=counts, cache=self._flops_cache)
-        stats = {f"{name}_mean": float(value.mean() if value.ndim == 1 else
-                                       np.count_nonzero(value, axis=-1).mean())
-                 for name, value in counts.items()}
+        stats = {f"{name}_mean": float(lengths.mean())
+                 for name, lengths in clip_lengths(counts).items()}
         stats["gflops_per_clip"] = float(flops.mean() / 1e9)
         return stats, counts
 

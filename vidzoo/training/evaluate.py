@@ -23,8 +23,14 @@ import numpy as np
 
 from vidzoo.tf_data.decode import BadVideoLog
 from vidzoo.training import data as datasets
-from vidzoo.training.flops import count_flops, flops_per_clip
-from vidzoo.zoo.adaptive import adaptive_layers, with_adaptive_outputs
+from vidzoo.zoo.accounting import (
+    flops_per_clip,
+    inference_model,
+    is_adaptive,
+    length_summary,
+    split_outputs,
+)
+from vidzoo.zoo.flops import count_flops
 
 
 def load_run(run_dir):
@@ -65,19 +71,6 @@ def mean_class_accuracy(probabilities, labels):
     return float(np.mean([hits[labels == c].mean() for c in np.unique(labels)]))
 
 
-def _adaptive_summary(model, counts):
-    """Per adaptive layer: frames in (B for SGS), mean count and histogram."""
-    frames_in = {layer.name: layer.input.shape[1] for layer in adaptive_layers(model)}
-    summary = {}
-    for name, values in counts.items():
-        values = np.concatenate(values)
-        lengths = values if values.ndim == 1 else np.count_nonzero(values, axis=-1)
-        histogram = collections.Counter(int(v) for v in lengths)
-        summary[name] = {"frames_in": frames_in.get(name), "mean": float(lengths.mean()),
-                         "histogram": {str(k): histogram[k] for k in sorted(histogram)}}
-    return summary
-
-
 def _forward(runner, clips, one_by_one):
     if not one_by_one:
         return runner.predict_on_batch(clips)
@@ -113,8 +106,8 @@ def evaluate(model, source, frames, stride, crop_size, num_clips=10, num_crops=3
     config = datasets.clip_config(frames, stride, crop_size, num_clips, num_crops)
     bad_videos = BadVideoLog()
     data = datasets.dataset(source, "eval", batch_size, config, bad_videos=bad_videos)
-    adaptive = bool(adaptive_layers(model))
-    runner = with_adaptive_outputs(model) if adaptive else model
+    adaptive = is_adaptive(model)
+    runner = inference_model(model)
     one_by_one = adaptive if one_clip_per_pass is None else bool(one_clip_per_pass)
     probabilities, labels, video_ids, flops = [], [], [], []
     counts = collections.defaultdict(list)
@@ -123,12 +116,11 @@ def evaluate(model, source, frames, stride, crop_size, num_clips=10, num_crops=3
         clips = batch["video"].numpy()
         outputs, seconds = _timed_forward(runner, clips, one_by_one, traced_shapes)
         model_seconds += seconds
+        outputs, batch_counts = split_outputs(outputs)
         if adaptive:
-            batch_counts = {k: np.asarray(v) for k, v in outputs.items() if k != "predictions"}
             for name, value in batch_counts.items():
                 counts[name].append(value)
             flops.append(flops_per_clip(model, clips, counts=batch_counts, cache=cache))
-            outputs = outputs["predictions"]
         probabilities.append(np.asarray(outputs, "float64"))
         labels.append(batch["label"].numpy())
         video_ids.append(batch["video_id"].numpy())
@@ -154,7 +146,7 @@ def evaluate(model, source, frames, stride, crop_size, num_clips=10, num_crops=3
         "gflops_per_video": float(flops.mean() / 1e9 * views),
         "clips_per_second": float(len(labels) / model_seconds),
         "clips_per_forward_pass": 1 if one_by_one else batch_size,
-        "adaptive": _adaptive_summary(model, counts),
+        "adaptive": length_summary(model, counts),
         "bad_videos": dict(bad_videos.failures),
     }
 

@@ -21,7 +21,7 @@ from keras.export import ExportArchive
 from vidzoo.tf_data import augment
 from vidzoo.training.evaluate import load_run
 from vidzoo.training.data import clip_config
-from vidzoo.zoo.adaptive import adaptive_layers, with_adaptive_outputs
+from vidzoo.zoo.accounting import inference_model
 
 
 def preprocess(frames, crop_size, eval_scale, mean=augment.KINETICS_MEAN,
@@ -37,7 +37,7 @@ def preprocess(frames, crop_size, eval_scale, mean=augment.KINETICS_MEAN,
 def export_saved_model(model, path, crop_size, eval_scale, mean=augment.KINETICS_MEAN,
                        std=augment.KINETICS_STD):
     """Write `model` with a uint8-frames `serve` endpoint to `path`."""
-    runner = with_adaptive_outputs(model) if adaptive_layers(model) else model
+    runner = inference_model(model)
     frames = model.inputs[0].shape[1]
     archive = ExportArchive()
     archive.track(runner)

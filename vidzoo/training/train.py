@@ -47,9 +47,9 @@ from vidzoo.training.callbacks import (
     SyncMovingStatistics,
     optimizer_step,
 )
-from vidzoo.training.flops import count_flops
 from vidzoo.training.strategy import make_strategy
-from vidzoo.zoo.adaptive import adaptive_layers
+from vidzoo.zoo.accounting import is_adaptive
+from vidzoo.zoo.flops import count_flops
 
 # Fields that must match for a rerun to resume an existing run directory.
 RESUME_KEYS = ("model", "model_options", "frames", "stride", "crop_size", "batch_size",
@@ -440,7 +440,7 @@ def _train(config):
     if val_source is not None:
         val = (val_dataset(val_source, config, classes, bad_videos),
                math.ceil(val_source.num_videos / config.batch_size))
-    adaptive = bool(adaptive_layers(model))
+    adaptive = is_adaptive(model)
     probe = None
     if adaptive and config.adaptive_clips and worker.is_chief:
         probe = probe_clips(val_source or source, config, config.adaptive_clips)

@@ -11,7 +11,8 @@ res2..res5, or TF-slim endpoints for the Inception family) so a model can be
 split; `insert_sfc` puts SFC between a frozen head and tail.
 """
 
-from vidzoo.zoo.adaptive import adaptive_layers, insert_sfc, split_model, with_adaptive_outputs
+from vidzoo.zoo.accounting import adaptive_layers, flops_per_clip, with_adaptive_outputs
+from vidzoo.zoo.adaptive import insert_sfc, split_model
 from vidzoo.zoo.common import reference_param_count
 from vidzoo.zoo.inception import (
     BOTTOM_HEAVY_I3D,
@@ -51,6 +52,6 @@ __all__ = [
     "MTNet_L", "MTNet_M", "MTNet_S", "R2Plus1D_18", "R2Plus1D_34", "R2Plus1D_R50", "R3D_18",
     "R3D_34", "ResNet3D_18", "ResNet3D_50", "S3D", "SGSResNet3D_18", "SGSResNet3D_50", "S3D_G", "S3D_TORCHVISION", "SlowFast_R50_4x16",
     "SlowFast_R50_8x8", "SlowOnly_R50", "TOP_HEAVY_I3D", "TOP_HEAVY_S3D", "TSM_R18", "TSM_R50",
-    "X3D_L", "X3D_M", "X3D_S", "X3D_XL", "X3D_XS", "adaptive_layers", "get_model",
+    "X3D_L", "X3D_M", "X3D_S", "X3D_XL", "X3D_XS", "adaptive_layers", "flops_per_clip", "get_model",
     "inception3d", "insert_sfc", "list_models", "reference_param_count", "split_model", "with_adaptive_outputs",
 ]

@@ -1,11 +1,11 @@
 """Adaptive add-ons for built backbones: SFC between a frozen head and tail
-(seed 001), and access to the per-clip lengths of SGS / temporal-clustering
-models (B' or cluster counts) for FLOPs accounting and histograms."""
+(seed 001). What an SGS / temporal-clustering model kept per clip, and what
+it cost, is `vidzoo.zoo.accounting`'s."""
 
 import keras
 from keras import layers
 
-from vidzoo.layers import SelectiveFeatureCompression, SimilarityGuidedSampling, TemporalClustering
+from vidzoo.layers import SelectiveFeatureCompression
 
 
 def _replay(model, new_input):
@@ -53,28 +53,3 @@ def insert_sfc(model, split="res3", tau=2.0, input_shape=None, **sfc_kwargs):
     compressed = SelectiveFeatureCompression(tau=tau, name="sfc", **sfc_kwargs)(features)
     outputs = tail(compressed)
     return keras.Model(inputs, outputs, name=f"{model.name}_sfc")
-
-
-def adaptive_layers(model):
-    """The SGS and temporal-clustering layers of `model`, in build order."""
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-            if isinstance(layer, (SimilarityGuidedSampling, TemporalClustering))]
-
-
-def with_adaptive_outputs(model):
-    """A model returning `{"predictions": ..., <layer name>: counts}`: each SGS
-    layer's per-clip B', int32 (batch,), and each temporal-clustering layer's
-    cluster sizes, int32 (batch, g) (always g clusters, so the layers after it
-    cost the same for every clip)."""
-    outputs = {"predictions": model.outputs[0]}
-    for layer in adaptive_layers(model):
-        if not isinstance(layer.output, (list, tuple)):
-            raise ValueError(
-                f"Adaptive layer {layer.name!r} does not return its counts; build the model "
-                "through vidzoo.zoo, which sets return_active_bins / return_cluster_sizes."
-            )
-        outputs[layer.name] = layer.output[1]
-    if len(outputs) == 1:
-        raise ValueError(f"Model {model.name!r} has no SGS or temporal-clustering layer.")
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_adaptive")
-

@@ -12,8 +12,9 @@ B' or number of clusters:
 
 * `count_flops(model, input_shape)` - MACs of one clip of a fixed shape.
 * `clip_flops(model, clip)` - MACs for one real clip.
-* `flops_per_clip(model, clips)` - MACs of each clip in a batch; clips with the
-  same adaptive counts (B' per SGS layer) share one counting pass.
+
+`vidzoo.zoo.accounting.flops_per_clip` counts a batch of clips of an adaptive
+model (clips that keep the same lengths share one counting pass).
 """
 
 import contextlib
@@ -22,7 +23,6 @@ import keras
 import numpy as np
 
 from vidzoo.layers import DepthwiseConv3D, SelectiveFeatureCompression
-from vidzoo.zoo.adaptive import adaptive_layers, with_adaptive_outputs
 
 
 def _conv_macs(layer, inputs, outputs):
@@ -124,41 +124,3 @@ def count_flops(model, input_shape=None):
             f"{tuple(model.inputs[0].shape)}. Pass input_shape=(T, H, W, C)."
         )
     return clip_flops(model, np.zeros((1,) + shape, "float32"))
-
-
-def adaptive_counts(model, clips, batch_size=8):
-    """{adaptive layer name: per-clip counts} of an adaptive model on `clips`:
-    B' (N,) for SGS layers, cluster sizes (N, g) for temporal clustering."""
-    outputs = with_adaptive_outputs(model).predict(clips, batch_size=batch_size, verbose=0)
-    return {name: np.asarray(value) for name, value in outputs.items() if name != "predictions"}
-
-
-def _length_keys(counts):
-    # SGS gives B' per clip; clustering gives (clip, g) sizes, and g clusters
-    # always follow it, so its key is the number of clusters.
-    lengths = [value if value.ndim == 1 else np.count_nonzero(value, axis=-1)
-               for _, value in sorted(counts.items())]
-    return list(zip(*[length.tolist() for length in lengths]))
-
-
-def flops_per_clip(model, clips, batch_size=8, counts=None, cache=None):
-    """MACs of each clip of `clips` (N, T, H, W, C) as an int64 array (N,).
-
-    For a non-adaptive model every clip costs the same. For an adaptive model
-    the per-clip lengths after each adaptive layer are read in batches (or
-    taken from `counts`, an `adaptive_counts` result), and clips with equal
-    lengths share one counting pass (pass a dict as `cache` to share it
-    across calls).
-    """
-    clips = np.asarray(clips)
-    if not adaptive_layers(model):
-        return np.full(len(clips), count_flops(model, clips.shape[1:]), dtype=np.int64)
-    counts = counts if counts is not None else adaptive_counts(model, clips, batch_size)
-    cache = {} if cache is None else cache
-    result = np.zeros(len(clips), dtype=np.int64)
-    for index, key in enumerate(_length_keys(counts)):
-        key = (clips.shape[1:],) + key
-        if key not in cache:
-            cache[key] = clip_flops(model, clips[index])
-        result[index] = cache[key]
-    return result
