@@ -81,7 +81,12 @@ def write_report(path, args, base, pairs, command):
         lines.append(f"| {index} | {d:.1f} | {n:.1f} | {r:.2f} |")
     lines += [
         "",
-        f"Median ratio: **{statistics.median(ratios):.2f}** (deterministic / default).",
+        f"Median ratio: **{statistics.median(ratios):.2f}** (deterministic / default). "
+        f"Median seconds: {statistics.median(det):.1f} deterministic, "
+        f"{statistics.median(plain):.1f} default; range {min(det):.1f}-{max(det):.1f} and "
+        f"{min(plain):.1f}-{max(plain):.1f}."
+        + (" The ranges overlap: the cost is within this machine's run-to-run spread."
+           if min(det) <= max(plain) and min(plain) <= max(det) else ""),
         "",
         "The deterministic runs' per-epoch losses were "
         + ("identical in every pair." if same_losses else "NOT identical across pairs."),
