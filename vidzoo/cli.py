@@ -89,11 +89,6 @@ def add_flag(parser, name, default, help, kind=None, choices=None):
                             help=shown)
 
 
-def _field_type(field):
-    kinds = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict}
-    return kinds[field.type] if isinstance(field.type, str) else field.type
-
-
 def add_train_flags(parser):
     from vidzoo.training.train import TrainConfig
 
@@ -101,7 +96,7 @@ def add_train_flags(parser):
         meta = field.metadata
         default = {} if field.default_factory is not dataclasses.MISSING else field.default
         add_flag(parser, meta.get("flag", field.name), default, meta["help"],
-                 kind=_field_type(field), choices=meta.get("choices"))
+                 kind=field.type, choices=meta.get("choices"))
 
 
 DEMO_HELP = {
@@ -181,7 +176,7 @@ def train_config(args):
     values = {}
     for field in dataclasses.fields(TrainConfig):
         value = getattr(args, field.metadata.get("flag", field.name))
-        values[field.name] = dict(value) if _field_type(field) is dict else value
+        values[field.name] = dict(value) if field.type is dict else value
     return TrainConfig(**values)
 
 

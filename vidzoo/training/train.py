@@ -435,7 +435,7 @@ def _train(config):
         step = step if worker.num_workers == 1 else 0
         return train_dataset(source, config, worker, classes, bad_videos, step)
 
-    train_data = train_data_at(0)  # for precise BN's statistics
+    precise_bn_data = train_data_at(0) if config.precise_bn_batches else None
     val = (None, None)
     if val_source is not None:
         val = (val_dataset(val_source, config, classes, bad_videos),
@@ -444,7 +444,7 @@ def _train(config):
     probe = None
     if adaptive and config.adaptive_clips and worker.is_chief:
         probe = probe_clips(val_source or source, config, config.adaptive_clips)
-    callbacks = _callbacks(model, config, run_dir, worker, probe, train_data)
+    callbacks = _callbacks(model, config, run_dir, worker, probe, precise_bn_data)
     checkpointer = next(c for c in callbacks if isinstance(c, Checkpointer))
     checkpoint, start_epoch, start_step = _resume_point(checkpointer, model, steps_per_epoch)
     if checkpoint and config.verbose:
