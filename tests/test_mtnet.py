@@ -5,7 +5,7 @@ import pytest
 
 import vidzoo.zoo as zoo
 from vidzoo.layers import MTBlock
-from vidzoo.zoo.x3d import CONFIGS, stage_plan
+from vidzoo.zoo.x3d import stage_plan
 from zoo_checks import assert_keras_round_trip, assert_trains_one_step, random_clips
 
 
@@ -33,7 +33,8 @@ def _expected_mtnet_params(size, ratio):
     x3d = zoo.get_model(f"x3d_{size}", input_shape=(4, 32, 32, 3))
     se = sum(layer.count_params() for layer in x3d.layers if "_se_" in layer.name)
     extra = 0
-    for depth, _, inner in stage_plan(*CONFIGS[size][:2]):
+    factors = zoo.variant(f"x3d_{size}").arguments
+    for depth, _, inner in stage_plan(factors["width_factor"], factors["depth_factor"]):
         local = int(inner * ratio)
         rest = inner - local
         gru = 2 * 3 * (inner * inner + inner * inner + inner)

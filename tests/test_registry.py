@@ -1,6 +1,8 @@
 """vidzoo.zoo's keras.applications-style API: registry, argument checks,
 weights files, feature extraction, variable-length inputs, stage names."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -32,7 +34,39 @@ def test_unknown_model_names_the_registered_ones():
 
 def test_a_name_cannot_be_registered_twice():
     with pytest.raises(ValueError, match="registered twice"):
-        registry.register_model("r3d_18")(lambda **kw: None)
+        registry.register(registry.variant("r3d_18"))
+    renamed = dataclasses.replace(registry.variant("r3d_18"), name="r3d_18_copy")
+    with pytest.raises(ValueError, match="Python name 'R3D_18' is used twice"):
+        registry.register(renamed)
+
+
+def test_every_registered_model_has_one_python_constructor_in_all():
+    python_names = {registry.variant(name).python_name for name in zoo.list_models()}
+    assert len(python_names) == len(zoo.list_models())
+    for python_name in python_names:
+        constructor = getattr(zoo, python_name)
+        assert constructor.__name__ == python_name
+        assert "Reference:" in constructor.__doc__
+    functions = {name for name in zoo.__all__ if name not in python_names}
+    assert python_names <= set(zoo.__all__)
+    assert all(callable(getattr(zoo, name)) and name[0].islower() for name in functions)
+
+
+def test_adaptive_variants_are_derived_from_their_rows():
+    atfr = zoo.variant("x3d_s_atfr")
+    assert (atfr.base, atfr.adaptation, atfr.python_name) == ("x3d_s", "atfr", "X3D_S_ATFR")
+    assert atfr.arguments == dict(zoo.variant("x3d_s").arguments, sgs=True)
+    clustering = zoo.variant("tsm_r18_clustering")
+    assert clustering.arguments["temporal_clustering"]["num_clusters"] == 8
+    for name in zoo.list_models():
+        entry = zoo.variant(name)
+        derived = [f"{name}{registry.ADAPTATIONS[key].suffix}" for key in entry.adaptations]
+        assert all(zoo.variant(d).base == name for d in derived)
+
+
+def test_caller_arguments_override_the_row():
+    model = zoo.get_model("x3d_xs_atfr", sgs=None, input_shape=(4, 32, 32, 3), name="plain")
+    assert not zoo.adaptive_layers(model) and model.name == "plain"
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -105,9 +139,13 @@ def test_stage_endpoints_are_named(name, stages):
         assert isinstance(model.get_layer(stage), keras.layers.Identity)
 
 
-def test_every_registered_model_builds_at_its_default_input():
+def test_every_registered_model_builds_at_its_default_input_with_the_rows_count():
     for name in zoo.list_models():
+        entry = zoo.variant(name)
         model = zoo.get_model(name)
         assert model.outputs[0].shape == (None, 400), name
         assert model.name == name
+        assert tuple(model.inputs[0].shape[1:]) == entry.default_input, name
+        if entry.reference_params is not None:
+            assert zoo.reference_param_count(model) == entry.reference_params, name
         keras.backend.clear_session()

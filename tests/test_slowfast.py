@@ -1,6 +1,5 @@
 """SlowFast-R50: counts, pathway sampling, training, .keras, per-pathway SGS."""
 
-import numpy as np
 import pytest
 
 import vidzoo.zoo as zoo

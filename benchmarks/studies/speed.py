@@ -20,8 +20,10 @@ import keras
 import numpy as np
 
 import vidzoo.zoo as zoo
-from common import save_plot, markdown_table, pyplot, time_calls
+from benchmarks.studies.common import ROOT, markdown_table, pyplot, save_plot, time_calls
 from vidzoo.zoo.flops import count_flops
+
+TITLE = '6. Speed of the zoo on CPU, with the PyTorch reference'
 
 REPEATS = 2
 # vidzoo name -> torchvision.models.video constructor of the same architecture
@@ -32,7 +34,7 @@ TORCH_REFERENCES = {"r3d_18": "r3d_18", "mc3_18": "mc3_18", "r2plus1d_18": "r2pl
 def models():
     """Every registered model except the adaptive variants (*_atfr, *_clustering):
     their cost depends on the clip and is measured in their own studies."""
-    return [name for name in zoo.list_models() if not name.endswith(("_atfr", "_clustering"))]
+    return [name for name in zoo.list_models() if zoo.variant(name).adaptation is None]
 
 
 def _keras_speed(name):
@@ -123,8 +125,8 @@ def measure(name, with_torch):
 
 
 def measure_in_fresh_process(name, with_torch):
-    command = [sys.executable, os.path.abspath(__file__), name, str(int(with_torch))]
-    done = subprocess.run(command, capture_output=True, text=True)
+    command = [sys.executable, "-m", "benchmarks.studies.speed", name, str(int(with_torch))]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"speed of {name} failed (exit {done.returncode}): "
                            f"{done.stderr[-2000:]}")
@@ -172,6 +174,40 @@ def plot(results, path):
     axis.set_yscale("log")
     save_plot(figure, axis, path, "GFLOPs per clip at the standard input (log)", "forward clips/s, batch 1 (log)",
               "vidzoo zoo on CPU (TensorFlow backend)")
+
+
+
+
+def section(results, figures):
+    table = report(results, figures)
+    lines = [table, "", "![forward speed](results/speed_forward.png)", ""]
+    if results["torch_unavailable"]:
+        lines.append(f"- PyTorch reference not measured: {results['torch_unavailable']}")
+    else:
+        lines.append(
+            "- PyTorch reference: torchvision 0.28.0's video model definitions on torch "
+            "2.13.0 (CPU wheel), same input and batch, timed in the same process and run "
+            "(each model in a fresh process). A ratio above 1 means vidzoo (TensorFlow "
+            "backend) is faster.")
+    lines.append("- Every zoo model except the adaptive variants (their cost depends on the "
+                 "clip; see the ATFR and clustering sections). Batch 1, default (standard) "
+                 f"input of each model, 400 classes; medians of {REPEATS} calls after a "
+                 "warm-up call.")
+    lines.append(_step_cost(results["models"]))
+    return "\n".join(lines)
+
+
+def _step_cost(models):
+    """Training step time / forward time, X3D (channelwise convs) vs the rest."""
+    ratio = {name: row["forward_clips_per_s"] / row["train_clips_per_s"]
+             for name, row in models.items()}
+    x3d = sorted(ratio[name] for name in ratio if name.startswith("x3d"))
+    others = sorted(value for name, value in ratio.items() if not name.startswith("x3d"))
+    return (f"- Training step / forward time: X3D {x3d[0]:.1f}-{x3d[-1]:.1f}x, the other "
+            f"models {others[0]:.1f}-{others[-1]:.1f}x (median "
+            f"{others[len(others) // 2]:.1f}x). X3D's channelwise 3x3x3 convs use "
+            "DepthwiseConv3D's explicit gradient; TF's own gradient of the depthwise conv "
+            "made the step ~10x the forward pass (docs/depthwise_benchmark.md).")
 
 
 if __name__ == "__main__":

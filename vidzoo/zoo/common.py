@@ -323,16 +323,23 @@ def reference_param_count(model):
     return model.count_params() - moving
 
 
-def residual_stages(x, stages, depths, make_block):
-    """res2..res5 of a ResNet: `make_block(x, stage_index, stride, name,
-    activate)` per block, stride 2 on the first block of res3..res5, each
-    stage's output named. `activate` is False only for the last block of a
-    stage whose SGS sits before the ReLU."""
+def resnet_stride(stage_index, block_index):
+    """A ResNet's stride: 2 on the first block of res3..res5, else 1."""
+    return 2 if (stage_index > 0 and block_index == 0) else 1
+
+
+def residual_stages(x, stages, depths, make_block, after_stage=None):
+    """res2..res5 of a ResNet: `make_block(x, stage_index, block_index, name,
+    activate)` per block, each stage's output named. `activate` is False only
+    for the last block of a stage whose SGS sits before the ReLU.
+    `after_stage(x, stage_index)`, if given, runs before the stage's output
+    (PySlowFast's temporal pool after res2)."""
     for index, depth in enumerate(depths):
         stage = f"res{index + 2}"
         for b in range(depth):
-            stride = 2 if (index > 0 and b == 0) else 1
-            x = make_block(x, index, stride, f"{stage}_block{b + 1}",
+            x = make_block(x, index, b, f"{stage}_block{b + 1}",
                            stages.block_activates(stage, b, depth))
+        if after_stage is not None:
+            x = after_stage(x, index)
         x = stages.end(x, stage)
     return x

@@ -23,6 +23,9 @@ split at any of them. Which layers convolve in time:
 `separable=True` factorizes each 3D conv into 1xkxk then kx1x1 (S3D).
 """
 
+from typing import Optional
+
+import keras
 from keras import layers
 
 from vidzoo.layers import SelfGating
@@ -37,7 +40,7 @@ from vidzoo.zoo.common import (
     max_pool_torch,
     video_input,
 )
-from vidzoo.zoo.registry import register_model
+from vidzoo.zoo.registry import Variant, register_family
 
 MIXED = {
     "Mixed_3b": (64, 96, 128, 16, 32, 32),
@@ -56,6 +59,7 @@ ENDPOINTS = (
     "Mixed_4f", "MaxPool_5a_2x2", "Mixed_5b", "Mixed_5c",
 )
 TEMPORAL_MODES = ("full", "none", "top_heavy", "bottom_heavy")
+DEFAULT_INPUT = (64, 224, 224, 3)
 TORCH_S3D_BN = dict(epsilon=1e-3, momentum=0.999)
 
 
@@ -156,24 +160,26 @@ def inception_classifier(classes, dropout=0.2):
 
 
 def inception3d(
-    separable=False,
-    gating=False,
-    temporal="full",
-    transition=None,
-    first_temporal_kernel=7,
-    convention="tf_slim",
-    include_top=True,
-    weights=None,
-    input_shape=None,
+    *,
+    separable: bool = False,
+    gating: bool = False,
+    temporal: str = "full",
+    transition: Optional[str] = None,
+    first_temporal_kernel: int = 7,
+    convention: str = "tf_slim",
+    include_top: bool = True,
+    weights: Optional[str] = None,
+    input_shape: Optional[tuple] = None,
     input_tensor=None,
-    pooling=None,
-    classes=400,
-    classifier_activation="softmax",
-    dropout=0.2,
+    pooling: Optional[str] = None,
+    classes: int = 400,
+    classifier_activation: Optional[str] = "softmax",
+    dropout: float = 0.2,
     sgs=None,
-    name="inception3d",
-):
-    """Inception-V1 video network (module docstring). Default input 64x224x224.
+    default_shape: tuple = DEFAULT_INPUT,
+    name: str = "inception3d",
+) -> keras.Model:
+    """Inception-V1 video network (module docstring).
 
     Args:
       separable: factorize 3D convs (S3D).
@@ -184,6 +190,8 @@ def inception3d(
       convention: "tf_slim" (default) or "torchvision".
       sgs: SimilarityGuidedSampling after an endpoint (True: Conv2d_2c_3x3,
         the second stage).
+      default_shape: (T, H, W, C) when no input shape or tensor is given.
+      The other arguments are keras.applications'.
     """
     check_application_args(name, include_top, weights, classes, pooling)
     if temporal not in TEMPORAL_MODES:
@@ -200,7 +208,7 @@ def inception3d(
     if first_temporal_kernel not in (1, 3, 5, 7):
         raise ValueError(f"{name}: first_temporal_kernel must be 1, 3, 5 or 7; "
                          f"got {first_temporal_kernel}.")
-    inputs, source = video_input(name, input_shape, input_tensor, (64, 224, 224, 3),
+    inputs, source = video_input(name, input_shape, input_tensor, default_shape,
                                  min_frames=2 if temporal == "full" else 1)
     build = _Builder(convention, separable, temporal, transition if heavy else None, gating)
     stages = Stages(name, ENDPOINTS, sgs=sgs, default_after="Conv2d_2c_3x3")
@@ -228,43 +236,40 @@ def inception3d(
                         top=inception_classifier(classes, dropout))
 
 
-def _preset(key, doc, **preset):
-    def build(**kwargs):
-        options = dict(preset)
-        options.update(kwargs)
-        options.setdefault("name", key)
-        return inception3d(**options)
-
-    build.__doc__ = doc
-    return register_model(key)(build)
+def _row(name, python_name, title, reference, params=None, adaptations=(), notes="",
+         **arguments):
+    return Variant(name, python_name, title, inception3d, arguments, reference, DEFAULT_INPUT,
+                   params, adaptations, notes=notes)
 
 
-I3D = _preset("i3d", "I3D (Carreira and Zisserman). Reference: TF-slim `i3d.py` / DeepMind "
-              "kinetics-i3d; 12,689,984 parameters with 400 classes.")
-I2D = _preset("i2d", "I2D (seed 002, section 4.1): I3D with every conv 2D.", temporal="none")
-S3D = _preset("s3d", "S3D: I3D with separable 3D convs. Reference: TF-slim `s3dg.py` without "
-              "gating, 7x7x7 first conv; 8,337,152 parameters.", separable=True)
-S3D_G = _preset("s3d_g", "S3D-G: S3D with self-gating. Reference: TF-slim `s3dg.py` with a 7x7x7 "
-                "first conv, 9,556,480 parameters (first_temporal_kernel=3, TF-slim's default, "
-                "gives 9,518,848).", separable=True, gating=True)
-S3D_TORCHVISION = _preset("s3d_torchvision", "S3D as torchvision `s3d` builds it; 8,320,048 "
-                          "parameters.", separable=True, convention="torchvision")
-FAST_S3D = _preset("fast_s3d", "Fast-S3D (seed 002, section 4.4): top-heavy S3D with separable "
-                   "3D convs in the top two Inception stages (Mixed_4b on) and 2D below. The "
-                   "paper's 'top 2 layers' is ambiguous; its FLOP ratio to I3D (43.47 / 107.9 = "
-                   "0.40) lies between our transition at Mixed_4b (0.37) and Mixed_3c (0.40); "
-                   "we take the stage boundary the paper's Fig. 7 uses. Pass `transition=` to "
-                   "move it.", separable=True, temporal="top_heavy", transition="Mixed_4b")
-TOP_HEAVY_I3D = _preset("i3d_top_heavy", "Top-heavy I3D: 2D below `transition` (default "
-                        "Mixed_4b, the paper's Fig. 7 split), 3D from it on.",
-                        temporal="top_heavy", transition="Mixed_4b")
-BOTTOM_HEAVY_I3D = _preset("i3d_bottom_heavy", "Bottom-heavy I3D: 3D below `transition` "
-                           "(default Mixed_4b), 2D from it on.", temporal="bottom_heavy",
-                           transition="Mixed_4b")
-TOP_HEAVY_S3D = _preset("s3d_top_heavy", "Top-heavy S3D (transition Mixed_4b by default).",
-                        separable=True, temporal="top_heavy", transition="Mixed_4b")
-BOTTOM_HEAVY_S3D = _preset("s3d_bottom_heavy", "Bottom-heavy S3D (transition Mixed_4b by "
-                           "default).", separable=True, temporal="bottom_heavy",
-                           transition="Mixed_4b")
-I3D_ATFR = _preset("i3d_atfr", "I3D + ATFR: SGS after Conv2d_2c_3x3 (the second stage).",
-                   sgs=True)
+SEED = "seed 002 on TF-slim `s3dg.py`'s blocks"
+VARIANTS = (
+    _row("i3d", "I3D", "I3D (Carreira and Zisserman)", "TF-slim `i3d.py` / DeepMind "
+         "kinetics-i3d", 12_689_984, ("atfr",),
+         notes="The ATFR variant has SGS after Conv2d_2c_3x3 (the second stage)."),
+    _row("i2d", "I2D", "I2D (seed 002, section 4.1): I3D with every conv 2D", SEED,
+         temporal="none"),
+    _row("s3d", "S3D", "S3D: I3D with separable 3D convs", "TF-slim `s3dg.py` without gating, "
+         "7x7x7 first conv", 8_337_152, separable=True),
+    _row("s3d_g", "S3D_G", "S3D-G: S3D with self-gating", "TF-slim `s3dg.py` with a 7x7x7 first "
+         "conv", 9_556_480, notes="first_temporal_kernel=3, TF-slim's default, gives 9,518,848.",
+         separable=True, gating=True),
+    _row("s3d_torchvision", "S3D_TORCHVISION", "S3D as torchvision builds it", "torchvision "
+         "`s3d`", 8_320_048, separable=True, convention="torchvision"),
+    _row("fast_s3d", "FAST_S3D", "Fast-S3D (seed 002, section 4.4): top-heavy S3D, separable 3D "
+         "convs from Mixed_4b on and 2D below", SEED,
+         notes="The paper's 'top 2 layers' is ambiguous; we take the stage boundary of its Fig. "
+         "7 (docs/zoo.md has the FLOP ratios). Pass `transition=` to move it.",
+         separable=True, temporal="top_heavy", transition="Mixed_4b"),
+    _row("i3d_top_heavy", "TOP_HEAVY_I3D", "Top-heavy I3D: 2D below `transition` (default "
+         "Mixed_4b, the paper's Fig. 7 split), 3D from it on", SEED, temporal="top_heavy",
+         transition="Mixed_4b"),
+    _row("i3d_bottom_heavy", "BOTTOM_HEAVY_I3D", "Bottom-heavy I3D: 3D below `transition` "
+         "(default Mixed_4b), 2D from it on", SEED, temporal="bottom_heavy",
+         transition="Mixed_4b"),
+    _row("s3d_top_heavy", "TOP_HEAVY_S3D", "Top-heavy S3D (transition Mixed_4b by default)", SEED,
+         separable=True, temporal="top_heavy", transition="Mixed_4b"),
+    _row("s3d_bottom_heavy", "BOTTOM_HEAVY_S3D", "Bottom-heavy S3D (transition Mixed_4b by "
+         "default)", SEED, separable=True, temporal="bottom_heavy", transition="Mixed_4b"),
+)
+register_family(VARIANTS)

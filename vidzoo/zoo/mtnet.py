@@ -9,9 +9,11 @@ MTBlock(width, inner width, spatial stride, ratio) where X3D has a
 bottleneck. MTConv's frame selection needs a static number of frames.
 """
 
+import keras
+
 from vidzoo.layers import MTBlock
-from vidzoo.zoo.registry import register_model
-from vidzoo.zoo.x3d import CONFIGS, x3d
+from vidzoo.zoo.registry import Variant, register_family, variant
+from vidzoo.zoo.x3d import x3d
 
 
 def _mtblock(ratio):
@@ -21,23 +23,27 @@ def _mtblock(ratio):
     return block
 
 
-def mtnet(size, ratio=0.875, **kwargs):
-    """MTNet on X3D-`size`'s skeleton with MTConv channel ratio `ratio`."""
-    width_factor, depth_factor, shape = CONFIGS[size]
-    kwargs.setdefault("name", f"mtnet_{size}")
-    return x3d(width_factor, depth_factor, shape, block=_mtblock(ratio), static_frames=True,
-               **kwargs)
+def mtnet(*, width_factor: float, depth_factor: float, ratio: float = 0.875,
+          **kwargs) -> keras.Model:
+    """MTNet on X3D's skeleton with these expansion factors.
+
+    Args:
+      width_factor, depth_factor: X3D's expansion factors.
+      ratio: MTConv's share of channels in the local branch.
+      kwargs: `vidzoo.zoo.x3d.x3d`'s other arguments.
+    """
+    kwargs.setdefault("name", "mtnet")
+    return x3d(width_factor=width_factor, depth_factor=depth_factor, block=_mtblock(ratio),
+               static_frames=True, **kwargs)
 
 
-def _variant(size):
-    def build(**kwargs):
-        return mtnet(size, **kwargs)
+def _row(size):
+    skeleton = variant(f"x3d_{size}")
+    return Variant(f"mtnet_{size}", f"MTNet_{size.upper()}",
+                   f"MTNet-{size.upper()}: X3D-{size.upper()} with MTBlocks", mtnet,
+                   dict(skeleton.arguments), "seed 003, section III-C (no reference code "
+                   "with parameter counts; see the module docstring)", skeleton.default_input)
 
-    build.__doc__ = (f"MTNet-{size.upper()}: X3D-{size.upper()} with MTBlocks (seed 003); "
-                     f"default input {CONFIGS[size][2][:3]}.")
-    return register_model(f"mtnet_{size}")(build)
 
-
-MTNet_S = _variant("s")
-MTNet_M = _variant("m")
-MTNet_L = _variant("l")
+VARIANTS = (_row("s"), _row("m"), _row("l"))
+register_family(VARIANTS)

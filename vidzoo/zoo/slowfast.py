@@ -17,6 +17,9 @@ resampling is our choice; the ATFR paper's supplementary, which describes
 its SlowFast variant, is not available to us.
 """
 
+from typing import Optional
+
+import keras
 from keras import layers
 
 from vidzoo.layers.temporal_resampling import MatchFrames, PathwaySampler
@@ -29,11 +32,16 @@ from vidzoo.zoo.common import (
     max_pool_torch,
     video_input,
 )
-from vidzoo.zoo.registry import register_model
-from vidzoo.zoo.resnet3d import R50_DEPTHS, pyslowfast_bottleneck, temporal_kernels
+from vidzoo.zoo.pyslowfast_resnet import (
+    R50_DEPTHS,
+    SLOW_KERNELS,
+    pyslowfast_bottleneck,
+    temporal_kernels,
+)
+from vidzoo.zoo.registry import Variant, register_family
 
 STAGES = ("stem", "res2", "res3", "res4", "res5")
-SLOW_KERNELS = ((1,), (1,), (1,), (3,), (3,))
+DEFAULT_INPUT = (32, 224, 224, 3)  # the fast pathway's frames
 FAST_KERNELS = ((5,), (3,), (3,), (3,), (3,))
 
 
@@ -58,15 +66,27 @@ def slowfast_classifier(classes, dropout=0.5):
     return top
 
 
-def slowfast(alpha, fusion_kernel, include_top=True, weights=None, input_shape=None,
-             input_tensor=None, pooling=None, classes=400, classifier_activation="softmax",
-             sgs=None, beta_inv=8, dropout=0.5, name="slowfast"):
-    """SlowFast ResNet-50 with speed ratio `alpha` and channel ratio 1/`beta_inv`.
-    Default input 32x224x224 (the fast pathway's frames). Without the top, the
-    features are the two pathways' res5 maps, or with `pooling` their pooled
-    concatenation."""
+def slowfast(*, alpha: int, fusion_kernel: int, include_top: bool = True,
+             weights: Optional[str] = None, input_shape: Optional[tuple] = None,
+             input_tensor=None, pooling: Optional[str] = None, classes: int = 400,
+             classifier_activation: Optional[str] = "softmax", sgs=None, beta_inv: int = 8,
+             dropout: float = 0.5, default_shape: tuple = DEFAULT_INPUT,
+             name: str = "slowfast") -> keras.Model:
+    """SlowFast ResNet-50. Without the top, the features are the two
+    pathways' res5 maps, or with `pooling` their pooled concatenation.
+
+    Args:
+      alpha: speed ratio (the slow pathway takes every alpha-th frame).
+      fusion_kernel: time extent of the fast-to-slow lateral conv.
+      sgs: SimilarityGuidedSampling per pathway after a stage (True: res2).
+      beta_inv: the fast pathway has 1/beta_inv of the slow one's channels.
+      dropout: before the classifier.
+      default_shape: (T, H, W, C) of the fast pathway's input when no input
+        shape or tensor is given.
+      The other arguments are keras.applications'.
+    """
     check_application_args(name, include_top, weights, classes, pooling)
-    inputs, source = video_input(name, input_shape, input_tensor, (32, 224, 224, 3),
+    inputs, source = video_input(name, input_shape, input_tensor, default_shape,
                                  min_frames=alpha, static_frames=True)
     stages = Stages(name, STAGES, sgs=sgs)
     slow = PathwaySampler(alpha, name="slow_sampler")(inputs)
@@ -108,24 +128,17 @@ def slowfast(alpha, fusion_kernel, include_top=True, weights=None, input_shape=N
                         top=slowfast_classifier(classes, dropout))
 
 
-def _variant(key, alpha, kernel, doc, atfr=False):
-    def build(**kwargs):
-        kwargs.setdefault("name", key)
-        if atfr:
-            kwargs.setdefault("sgs", True)
-        return slowfast(alpha, kernel, **kwargs)
-
-    build.__doc__ = doc
-    return register_model(key)(build)
+def _row(name, python_name, title, alpha, fusion_kernel, config, params):
+    return Variant(name, python_name, title, slowfast,
+                   dict(alpha=alpha, fusion_kernel=fusion_kernel), f"PySlowFast `{config}`",
+                   DEFAULT_INPUT, params, ("atfr",),
+                   notes="The ATFR variant has SGS per pathway after res2.")
 
 
-SlowFast_R50_4x16 = _variant(
-    "slowfast_r50_4x16", 8, 5, "SlowFast-R50 4x16 (alpha 8, fusion kernel 5). Reference: "
-    "PySlowFast SLOWFAST_4x16_R50; 34,480,216 parameters with 400 classes.")
-SlowFast_R50_8x8 = _variant(
-    "slowfast_r50_8x8", 4, 7, "SlowFast-R50 8x8 (alpha 4, fusion kernel 7). Reference: "
-    "PySlowFast SLOWFAST_8x8_R50; 34,566,488 parameters with 400 classes.")
-_variant("slowfast_r50_4x16_atfr", 8, 5, "SlowFast-R50 4x16 + ATFR (SGS per pathway after res2).",
-         atfr=True)
-_variant("slowfast_r50_8x8_atfr", 4, 7, "SlowFast-R50 8x8 + ATFR (SGS per pathway after res2).",
-         atfr=True)
+VARIANTS = (
+    _row("slowfast_r50_4x16", "SlowFast_R50_4x16", "SlowFast-R50 4x16 (alpha 8, fusion "
+         "kernel 5)", 8, 5, "SLOWFAST_4x16_R50", 34_480_216),
+    _row("slowfast_r50_8x8", "SlowFast_R50_8x8", "SlowFast-R50 8x8 (alpha 4, fusion kernel 7)",
+         4, 7, "SLOWFAST_8x8_R50", 34_566_488),
+)
+register_family(VARIANTS)

@@ -18,6 +18,9 @@ pass; with `frame_mask=True` the model takes `[video, mask]`, the mask
 (batch, T) marking the real frames.
 """
 
+from typing import Optional, Sequence
+
+import keras
 from keras import layers
 
 from vidzoo.layers import TemporalShift
@@ -29,12 +32,14 @@ from vidzoo.zoo.common import (
     linear_classifier,
     max_pool_torch,
     residual_stages,
+    resnet_stride,
     video_input,
 )
-from vidzoo.zoo.registry import register_model
+from vidzoo.zoo.registry import Variant, register_family
 
 STAGES = ("stem", "res2", "res3", "res4", "res5")
 WIDTHS = (64, 128, 256, 512)
+DEFAULT_INPUT = (8, 224, 224, 3)
 
 
 def _frame_conv_bn(x, filters, size, stride, name, activation="relu"):
@@ -59,15 +64,30 @@ def _tsm_block(x, planes, stride, bottleneck, shift_div, name):
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
-def tsm_resnet(depths, bottleneck, include_top=True, weights=None, input_shape=None,
-               input_tensor=None, pooling=None, classes=400, classifier_activation="softmax",
-               shift_div=8, temporal_clustering=None, frame_mask=False, dropout=0.5,
-               name="tsm_resnet"):
-    """TSM on a torchvision ResNet. Default input 8x224x224."""
+def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = True,
+               weights: Optional[str] = None, input_shape: Optional[tuple] = None,
+               input_tensor=None, pooling: Optional[str] = None, classes: int = 400,
+               classifier_activation: Optional[str] = "softmax", shift_div: int = 8,
+               temporal_clustering=None, frame_mask: bool = False, dropout: float = 0.5,
+               default_shape: tuple = DEFAULT_INPUT, name: str = "tsm_resnet") -> keras.Model:
+    """TSM on a torchvision ResNet.
+
+    Args:
+      depths: blocks in res2..res5.
+      bottleneck: bottleneck blocks (ResNet-50) instead of basic ones.
+      shift_div: 1/shift_div of the channels shift each way in time.
+      temporal_clustering: `TemporalClustering` arguments (dict) or True, to
+        cluster the frames after res2 (seed 004); None for plain TSM.
+      frame_mask: with clustering, take `[video, mask]`, the mask (batch, T)
+        marking the real frames of a padded video.
+      dropout: before the classifier.
+      default_shape: (T, H, W, C) when no input shape or tensor is given.
+      The other arguments are keras.applications'.
+    """
     check_application_args(name, include_top, weights, classes, pooling)
     if frame_mask and not temporal_clustering:
         raise ValueError(f"{name}: frame_mask=True only applies with temporal_clustering.")
-    inputs, source = video_input(name, input_shape, input_tensor, (8, 224, 224, 3))
+    inputs, source = video_input(name, input_shape, input_tensor, default_shape)
     stages = Stages(name, STAGES, temporal_clustering=temporal_clustering)
     model_inputs = inputs
     if frame_mask:
@@ -75,39 +95,21 @@ def tsm_resnet(depths, bottleneck, include_top=True, weights=None, input_shape=N
         model_inputs = [inputs, stages.mask]
     x = _frame_conv_bn(inputs, 64, 7, 2, "stem")
     x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
-    x = residual_stages(x, stages, depths, lambda y, index, stride, block_name, _: _tsm_block(
-        y, WIDTHS[index], stride, bottleneck, shift_div, block_name))
+    x = residual_stages(x, stages, depths, lambda y, index, b, block_name, _: _tsm_block(
+        y, WIDTHS[index], resnet_stride(index, b), bottleneck, shift_div, block_name))
     return finish_model(model_inputs, source, x, name=name, include_top=include_top,
                         pooling=pooling, weights=weights,
                         classifier_activation=classifier_activation,
                         top=linear_classifier(dropout, classes))
 
 
-def TSM_R18(**kwargs):
-    """TSM-ResNet-18: torchvision resnet18 per frame with temporal shift."""
-    kwargs.setdefault("name", "tsm_r18")
-    return tsm_resnet((2, 2, 2, 2), False, **kwargs)
-
-
-def TSM_R50(**kwargs):
-    """TSM-ResNet-50. Reference: temporal-shift-module, ResNet-50 backbone;
-    24,327,632 parameters with 400 classes."""
-    kwargs.setdefault("name", "tsm_r50")
-    return tsm_resnet((3, 4, 6, 3), True, **kwargs)
-
-
-def _clustered(builder, key):
-    def build(**kwargs):
-        kwargs.setdefault("name", f"{key}_clustering")
-        kwargs.setdefault("temporal_clustering", {"num_clusters": 8, "method": "cumulative"})
-        return builder(**kwargs)
-
-    build.__doc__ = (f"{key} with cumulative temporal clustering into 8 clusters after res2 "
-                     "(seed 004); set `temporal_clustering=` for other methods and sizes.")
-    return build
-
-
-register_model("tsm_r18")(TSM_R18)
-register_model("tsm_r50")(TSM_R50)
-register_model("tsm_r18_clustering")(_clustered(TSM_R18, "tsm_r18"))
-register_model("tsm_r50_clustering")(_clustered(TSM_R50, "tsm_r50"))
+REFERENCE = "temporal-shift-module `TSN(is_shift=True, shift_place='blockres', shift_div=8)`"
+VARIANTS = (
+    Variant("tsm_r18", "TSM_R18", "TSM-ResNet-18: torchvision resnet18 per frame with temporal "
+            "shift", tsm_resnet, dict(depths=(2, 2, 2, 2), bottleneck=False), REFERENCE,
+            DEFAULT_INPUT, adaptations=("clustering",)),
+    Variant("tsm_r50", "TSM_R50", "TSM-ResNet-50", tsm_resnet,
+            dict(depths=(3, 4, 6, 3), bottleneck=True), REFERENCE + ", ResNet-50 backbone",
+            DEFAULT_INPUT, 24_327_632, ("clustering",)),
+)
+register_family(VARIANTS)

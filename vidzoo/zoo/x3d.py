@@ -18,7 +18,9 @@ layout), which TF CPU runs ~100x faster than Conv3D(groups=C).
 """
 
 import math
+from typing import Callable, Optional
 
+import keras
 from keras import layers
 
 from vidzoo.layers import DepthwiseConv3D
@@ -33,21 +35,11 @@ from vidzoo.zoo.common import (
     residual_output,
     video_input,
 )
-from vidzoo.zoo.registry import register_model
+from vidzoo.zoo.registry import Variant, register_family
 
 STAGES = ("stem", "res2", "res3", "res4", "res5", "conv5")
 BASE_WIDTHS = (12, 24, 48, 96)
 BASE_DEPTHS = (1, 2, 5, 3)
-
-# name: (width_factor, depth_factor, default input (T, H, W, 3))
-CONFIGS = {
-    "xs": (2.0, 2.2, (4, 160, 160, 3)),
-    "s": (2.0, 2.2, (13, 160, 160, 3)),
-    "m": (2.0, 2.2, (16, 224, 224, 3)),
-    "l": (2.0, 5.0, (16, 312, 312, 3)),
-    "xl": (2.9, 5.0, (16, 356, 356, 3)),
-}
-
 
 def round_width(width, multiplier, min_width=8, divisor=8):
     """pytorchvideo's channel rounding: nearest multiple of `divisor`, never
@@ -125,12 +117,26 @@ def x3d_classifier(classes, head_width=2048, dropout=0.5):
     return top
 
 
-def x3d(width_factor, depth_factor, default_shape, include_top=True, weights=None,
-        input_shape=None, input_tensor=None, pooling=None, classes=400,
-        classifier_activation="softmax", sgs=None, shortcut_norm="pytorchvideo",
-        block=None, static_frames=False, name="x3d"):
-    """X3D with the given expansion factors. `block(x, width, inner, stride,
-    index, name)` replaces the residual block (MTNet uses this)."""
+def x3d(*, width_factor: float, depth_factor: float, include_top: bool = True,
+        weights: Optional[str] = None, input_shape: Optional[tuple] = None, input_tensor=None,
+        pooling: Optional[str] = None, classes: int = 400,
+        classifier_activation: Optional[str] = "softmax", sgs=None,
+        shortcut_norm: str = "pytorchvideo", block: Optional[Callable] = None,
+        static_frames: bool = False, default_shape: tuple = (13, 160, 160, 3),
+        name: str = "x3d") -> keras.Model:
+    """X3D with the given expansion factors.
+
+    Args:
+      width_factor, depth_factor: X3D's expansion of widths and depths.
+      sgs: SimilarityGuidedSampling after a stage (True: res2), or None.
+      shortcut_norm: "pytorchvideo" or "pyslowfast" (a BatchNorm on the res2
+        shortcut, +48 parameters).
+      block: `block(x, width, inner, stride, index, name)` replaces the
+        residual block (MTNet uses this).
+      static_frames: require a fixed number of frames.
+      default_shape: (T, H, W, C) when no input shape or tensor is given.
+      The other arguments are keras.applications'.
+    """
     check_application_args(name, include_top, weights, classes, pooling)
     if shortcut_norm not in ("pytorchvideo", "pyslowfast"):
         raise ValueError(f"{name}: shortcut_norm must be 'pytorchvideo' or 'pyslowfast'; "
@@ -158,28 +164,20 @@ def x3d(width_factor, depth_factor, default_shape, include_top=True, weights=Non
                         top=x3d_classifier(classes))
 
 
-def _variant(size, atfr=False):
-    width_factor, depth_factor, shape = CONFIGS[size]
-    key = f"x3d_{size}" + ("_atfr" if atfr else "")
-
-    def build(**kwargs):
-        kwargs.setdefault("name", key)
-        if atfr:
-            kwargs.setdefault("sgs", True)
-        return x3d(width_factor, depth_factor, shape, **kwargs)
-
-    build.__doc__ = (
-        f"X3D-{size.upper()}{' + ATFR (SGS after res2)' if atfr else ''}: width factor "
-        f"{width_factor}, depth factor {depth_factor}, default input {shape[:3]}. "
-        "Reference: pytorchvideo `create_x3d`."
-    )
-    return register_model(key)(build)
+def _row(size, width_factor, depth_factor, default_input, params):
+    reference = "pytorchvideo `create_x3d`"
+    if size == "xl":
+        reference = "the X3D paper's XL (width factor 2.9, depth factor 5.0) on `create_x3d`"
+    return Variant(f"x3d_{size}", f"X3D_{size.upper()}", f"X3D-{size.upper()}", x3d,
+                   dict(width_factor=width_factor, depth_factor=depth_factor), reference,
+                   default_input, params, ("atfr",))
 
 
-X3D_XS = _variant("xs")
-X3D_S = _variant("s")
-X3D_M = _variant("m")
-X3D_L = _variant("l")
-X3D_XL = _variant("xl")
-for _size in CONFIGS:
-    _variant(_size, atfr=True)
+VARIANTS = (
+    _row("xs", 2.0, 2.2, (4, 160, 160, 3), 3_794_274),
+    _row("s", 2.0, 2.2, (13, 160, 160, 3), 3_794_274),
+    _row("m", 2.0, 2.2, (16, 224, 224, 3), 3_794_274),
+    _row("l", 2.0, 5.0, (16, 312, 312, 3), 6_153_384),
+    _row("xl", 2.9, 5.0, (16, 356, 356, 3), 11_095_840),
+)
+register_family(VARIANTS)
