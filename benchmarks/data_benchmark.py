@@ -2,7 +2,7 @@
 to the raw PyAV decode rate of the same frames, in one run on one machine.
 Writes docs/benchmarks.md.
 
-    python benchmarks/data_benchmark.py [--videos-per-class 12] [--repeats 3]
+    python -m benchmarks.data_benchmark [--videos-per-class 12] [--repeats 3]
 """
 
 import argparse
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-import machine
+from benchmarks import machine
 from vidzoo.tf_data import manifest, records, synthetic
 from vidzoo.tf_data.decode import probe, read_frames
 from vidzoo.tf_data.pipeline import ClipConfig, video_dataset
@@ -81,7 +81,7 @@ def main():
     lines += [
         "",
         f"Machine: {machine.describe()}; {datetime.date.today()}.",
-        "Command: `python benchmarks/data_benchmark.py`.",
+        "Command: `python -m benchmarks.data_benchmark`.",
     ]
     with open(args.out, "w") as handle:
         handle.write("\n".join(lines) + "\n")

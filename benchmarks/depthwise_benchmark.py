@@ -7,7 +7,7 @@ explicit gradient, the same sum of depthwise 2D convs differentiated by TF's
 autodiff (the gradient DepthwiseConv3D replaced), and a dense Conv3D of the
 same shape for scale. Writes docs/depthwise_benchmark.md.
 
-    python benchmarks/depthwise_benchmark.py [--repeats 20]
+    python -m benchmarks.depthwise_benchmark [--repeats 20]
 """
 
 import argparse
@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import machine  # noqa: E402
+from benchmarks import machine  # noqa: E402
 from vidzoo.layers import DepthwiseConv3D  # noqa: E402
 from vidzoo.layers.depthwise import channelwise_correlation  # noqa: E402
 
@@ -97,7 +97,7 @@ def main():
         "",
         f"Machine: {machine.describe()}. Date: {datetime.date.today().isoformat()}.",
         "",
-        "Command: `" + " ".join(["python benchmarks/depthwise_benchmark.py"] + sys.argv[1:]) + "`",
+        "Command: `" + " ".join(["python -m benchmarks.depthwise_benchmark"] + sys.argv[1:]) + "`",
         "",
         f"Input {SHAPE}, 'same' padding, no bias, mean of {args.repeats} calls under "
         "tf.function. Training step: forward plus the gradients of sum(y^2) with respect to "

@@ -2,7 +2,7 @@
 and without it, runs alternating in fresh processes, training seconds and
 their ratio pair by pair. Writes docs/determinism_benchmark.md.
 
-    python benchmarks/determinism_benchmark.py --pairs 3 --epochs 2
+    python -m benchmarks.determinism_benchmark --pairs 3 --epochs 2
 """
 
 import argparse
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-import machine
+from benchmarks import machine
 
 ONE_RUN = """
 import json, sys
@@ -37,7 +37,7 @@ def train_once(settings):
 
 def run(args, workdir):
     from vidzoo.tf_data.synthetic import make_dataset
-    from vidzoo.training.demo import FLIP_KEEPS_CLASS
+    from vidzoo.demo import FLIP_KEEPS_CLASS
 
     data = make_dataset(os.path.join(workdir, "data"), args.train_per_class, 1, frames=32,
                         size=64, seed=0)
@@ -109,7 +109,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         base, pairs = run(args, workdir)
-    command = "python benchmarks/determinism_benchmark.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.determinism_benchmark " + " ".join(sys.argv[1:])
     write_report(args.output, args, base, pairs, command.strip())
     print(open(args.output).read())
 

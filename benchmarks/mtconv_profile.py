@@ -18,7 +18,7 @@ MTConv study's clip shape (1, 8, 56, 56, 3) with:
 Rounds interleave the variants so that machine load hits them alike; the
 median over rounds is reported. Writes docs/mtconv_profile.md.
 
-    python benchmarks/mtconv_profile.py [--rounds 15] [--calls 5]
+    python -m benchmarks.mtconv_profile [--rounds 15] [--calls 5]
 """
 
 import argparse
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
-import machine  # noqa: E402
+from benchmarks import machine  # noqa: E402
 from vidzoo.layers import mtconv  # noqa: E402
 from vidzoo.zoo.flops import count_flops  # noqa: E402
 from vidzoo.zoo import get_model  # noqa: E402
@@ -129,7 +129,7 @@ def write_report(path, rows, args):
         "forward under tf.function, "
         f"median of {args.rounds} interleaved rounds of {args.calls} calls.",
         "",
-        "    python benchmarks/mtconv_profile.py " +
+        "    python -m benchmarks.mtconv_profile " +
         f"--rounds {args.rounds} --calls {args.calls}",
         "",
         "A stand-in has the same output shape as the piece it replaces; "

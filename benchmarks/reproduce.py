@@ -1,10 +1,10 @@
 """Reproduce the papers' claims at a small scale on the embedded data, on CPU,
 and write docs/results.md with tables and PNG plots (docs/results/).
 
-    python benchmarks/reproduce.py --workdir /tmp/vidzoo_results
-    python benchmarks/reproduce.py --workdir W --study atfr --study sfc
-    python benchmarks/reproduce.py --workdir W --report_only
-    python benchmarks/reproduce.py --workdir W --study atfr --seeds 3
+    python -m benchmarks.reproduce --workdir /tmp/vidzoo_results
+    python -m benchmarks.reproduce --workdir W --study atfr --study sfc
+    python -m benchmarks.reproduce --workdir W --report_only
+    python -m benchmarks.reproduce --workdir W --study atfr --seeds 3
 
 Each study trains with `vidzoo.training` and caches every result as JSON in
 `workdir/results/`; training runs resume from checkpoints. Rerunning the same
@@ -18,27 +18,17 @@ keeps the page's stored results (or, without those, its section as it is).
 
 import argparse
 import datetime
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "studies"))
-
-import common  # noqa: E402
-import report  # noqa: E402
-
-STUDIES = tuple(report.TITLES)
-
-
-def _study(name):
-    return __import__(name)
+from benchmarks.studies import STUDIES, common, report
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="/tmp/vidzoo_results")
-    parser.add_argument("--study", action="append", choices=STUDIES,
+    parser.add_argument("--study", action="append", choices=tuple(STUDIES),
                         help="run only these studies (repeatable; default: all)")
     parser.add_argument("--report_only", action="store_true",
                         help="rewrite the page from cached results (the work directory's, "
@@ -55,13 +45,13 @@ def main():
     bench = common.Bench(args.workdir, settings, verbose=args.verbose)
     runs = report.read_json(bench.path("results", report.RUNS_FILE)) or {}
     if not args.report_only:
-        for name in args.study or STUDIES:
+        for name in args.study or tuple(STUDIES):
             start = time.perf_counter()
-            results = _study(name).run(bench)
+            results = STUDIES[name].run(bench)
             report.write_json(bench.path("results", f"study_{name}.json"), results)
             print(f"study {name}: {time.perf_counter() - start:.0f} s", flush=True)
             # The page names the command, date and machine that produced each study.
-            runs[name] = {"command": " ".join(["python"] + sys.argv),
+            runs[name] = {"command": " ".join(["python -m benchmarks.reproduce"] + sys.argv[1:]),
                           "date": datetime.date.today().isoformat(),
                           "machine": common.machine()}
             report.write_json(bench.path("results", report.RUNS_FILE), runs)

@@ -6,7 +6,7 @@ under tf.function, and reports wall time and multiply-adds (the MAC "GFLOPs"
 convention of torchvision/PySlowFast) against the same stack on all T frames,
 side by side in one run, as ratios. Writes docs/sgs_benchmark.md.
 
-    python benchmarks/sgs_benchmark.py [--frames 16] [--size 28] [--channels 64]
+    python -m benchmarks.sgs_benchmark [--frames 16] [--size 28] [--channels 64]
 """
 
 import argparse
@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import machine  # noqa: E402
+from benchmarks import machine  # noqa: E402
 from vidzoo.layers import similarity_guided_sampling  # noqa: E402
 
 
@@ -129,7 +129,7 @@ def main():
     args = parser.parse_args()
     base_time, base_macs, rows = run(args.frames, args.size, args.channels, args.depth,
                                      args.repeats)
-    command = "python benchmarks/sgs_benchmark.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.sgs_benchmark " + " ".join(sys.argv[1:])
     write_report(args.output, args, base_time, base_macs, rows, command.strip())
     print(open(args.output).read())
 

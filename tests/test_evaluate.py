@@ -9,11 +9,11 @@ from training_checks import tiny_dataset, tiny_run
 from vidzoo.training.evaluate import (
     _timed_forward,
     evaluate_run,
-    load_run,
     mean_class_accuracy,
     top_k_hits,
     video_level,
 )
+from vidzoo.training.run_dir import load_run
 
 
 def test_top_k_hits_by_hand():

@@ -6,7 +6,7 @@ import tensorflow as tf
 import keras
 
 from training_checks import tiny_dataset, tiny_run
-from vidzoo.training.evaluate import load_run
+from vidzoo.training.run_dir import load_run
 from vidzoo.training.export import export_run, preprocess
 from vidzoo.zoo.accounting import with_adaptive_outputs
 

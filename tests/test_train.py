@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from training_checks import cli_args, run_cli, start_cli, tiny_config, tiny_dataset, tiny_run
 from vidzoo.training.callbacks import Checkpointer, PreciseBatchNorm, seed_states
-from vidzoo.training.train import TrainConfig, build_model, compile_model, make_optimizer
+from vidzoo.training.modeling import build_model, compile_model
 
 
 @pytest.fixture(scope="module")
@@ -121,23 +121,6 @@ def test_deterministic_runs_with_one_seed_are_identical_and_other_seeds_differ(r
     from tensorflow.python.framework import config as tf_framework_config
 
     assert not tf_framework_config.is_op_determinism_enabled()  # restored after the run
-
-
-def test_learning_rate_has_linear_warmup_then_half_cosine():
-    config = TrainConfig(model="x3d_xs", train="x", run_dir="x", lr=0.4, warmup_epochs=1)
-    schedule = make_optimizer(config, total_steps=30, steps_per_epoch=10)._learning_rate
-    lr = [float(schedule(step)) for step in (0, 5, 10, 20, 30)]
-    # warmup 0 -> 0.4 over 10 steps; cosine over the next 20: 0.4 * (1 + cos(pi t/20)) / 2
-    np.testing.assert_allclose(lr, [0.0, 0.2, 0.4, 0.2, 0.0], atol=1e-6)
-
-
-def test_weight_decay_skips_batchnorm_and_biases():
-    config = TrainConfig(model="x3d_xs", train="x", run_dir="x", weight_decay=0.5)
-    optimizer = make_optimizer(config, total_steps=10, steps_per_epoch=5)
-    gamma = keras.Variable(np.ones(3, "float32"), name="gamma")
-    kernel = keras.Variable(np.ones(3, "float32"), name="kernel")
-    optimizer.build([gamma, kernel])
-    assert not optimizer._use_weight_decay(gamma) and optimizer._use_weight_decay(kernel)
 
 
 def test_resumes_after_kill_9_at_the_right_epoch_and_step(data, tmp_path):
@@ -263,7 +246,7 @@ def test_init_from_copies_matching_layers_into_a_new_model(run, data):
     run_dir, _ = run
     config = tiny_config(data, run_dir, model="x3d_xs")
     model = build_model(config, 4)
-    from vidzoo.training.train import transfer_weights
+    from vidzoo.training.modeling import transfer_weights
 
     copied = transfer_weights(model, str(run_dir))
     donor = keras.saving.load_model(run_dir / "model.keras")

@@ -117,7 +117,7 @@ DEMO_HELP = {
 
 
 def add_demo_flags(parser):
-    from vidzoo.training.demo import run_demo
+    from vidzoo.demo import run_demo
 
     add_flag(parser, "workdir", None, DEMO_HELP["workdir"], kind=str)
     for name, parameter in inspect.signature(run_demo).parameters.items():
@@ -157,7 +157,7 @@ def add_check_videos_flags(parser):
 
 
 def demo(args):
-    from vidzoo.training.demo import run_demo
+    from vidzoo.demo import run_demo
 
     settings = {k: v for k, v in vars(args).items() if k != "workdir"}
     workdir = args.workdir or tempfile.mkdtemp(prefix="vidzoo_demo_")

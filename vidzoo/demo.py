@@ -1,4 +1,5 @@
-"""`vidzoo demo`: the main job, end to end on the embedded dataset.
+"""`vidzoo demo`: the main job, end to end on the embedded dataset. An
+application on top of the library (like `vidzoo.cli`), not part of it.
 
 1. Writes the synthetic four-class dataset (H.264 files, `tf_data.synthetic`):
    a glyph moving up/down/left/right, with redundant chunks (black frames,
@@ -7,8 +8,6 @@
    res2) initialized from the trained baseline and fine-tuned for as many
    epochs, as the ATFR paper plugs SGS into trained 3D CNNs. Both with
    `train.train` (SGD, cosine schedule, checkpoints, TensorBoard logs).
-   Trained from scratch on this small dataset the ATFR variant often stays
-   near chance within 15 epochs (we measured 0.42 and 0.21 video top-1).
 3. Evaluates both with multi-view testing (`evaluate.evaluate_run`), one clip
    per forward pass for both, so clips/s compare batch-1 inference.
 4. Prints the comparison table, writes `accuracy_vs_gflops.png` and
@@ -18,13 +17,13 @@ Everything lands in `workdir`; rerunning with the same workdir reuses the
 dataset and resumes (or skips) finished training.
 """
 
-import json
 import os
 import time
 
 from vidzoo.tf_data.synthetic import FLIP_KEEPS_CLASS, make_dataset
 from vidzoo.training.evaluate import evaluate_run
 from vidzoo.training.export import export_run
+from vidzoo.training.run_dir import write_json
 from vidzoo.training.train import TrainConfig, train
 
 
@@ -111,7 +110,6 @@ def run_demo(workdir, model="resnet3d_18", epochs=15, frames=16, crop_size=56,
               "settings": dict(model=model, epochs=epochs, frames=frames, crop_size=crop_size,
                                train_per_class=train_per_class, val_per_class=val_per_class,
                                num_clips=num_clips, num_crops=num_crops, lr=lr, seed=seed)}
-    with open(os.path.join(workdir, "demo_results.json"), "w") as handle:
-        json.dump(result, handle, indent=2)
+    write_json(os.path.join(workdir, "demo_results.json"), result)
     return result
 

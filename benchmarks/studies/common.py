@@ -17,9 +17,11 @@ import time
 
 import numpy as np
 
+from benchmarks import machine as machine_info
 from vidzoo.tf_data.synthetic import FLIP_KEEPS_CLASS, make_dataset
+from vidzoo.training.run_dir import CHECKPOINTS, MODEL, RunDir, load_run, read_json, write_json
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclasses.dataclass
@@ -65,15 +67,13 @@ class Bench:
     def cached(self, key, compute):
         """`compute()`'s JSON result, stored as results/<key>.json and reused."""
         path = self.path("results", f"{key}.json")
-        if os.path.exists(path):
-            with open(path) as handle:
-                return json.load(handle)
+        saved = read_json(path)
+        if saved is not None:
+            return saved
         start = time.perf_counter()
         value = compute()
         value["seconds"] = round(time.perf_counter() - start, 1)
-        with open(path + ".tmp", "w") as handle:
-            json.dump(value, handle, indent=2)
-        os.replace(path + ".tmp", path)
+        write_json(path, value)
         print(f"[{time.strftime('%H:%M:%S')}] {key}: {value['seconds']} s", flush=True)
         return value
 
@@ -102,7 +102,7 @@ class Bench:
                                       eval_crops or s.eval_crops, s.batch_size,
                                       one_clip_per_pass=True)
             # Keep model.keras (later studies start from it); drop the checkpoints.
-            shutil.rmtree(os.path.join(run_dir, "checkpoints"), ignore_errors=True)
+            shutil.rmtree(RunDir(run_dir).path(CHECKPOINTS), ignore_errors=True)
             return row_of(key, summary, evaluation)
 
         return self.cached(key, compute)
@@ -129,13 +129,12 @@ class Bench:
     def saved_run(self, key, data):
         """(model, config dict, validation Source) of the finished run `key`."""
         from vidzoo.training.data import load_source
-        from vidzoo.training.evaluate import load_run
 
         model, config, classes = load_run(self.path("runs", key))
         return model, config, load_source(data["val"], classes)
 
     def model_path(self, key):
-        return self.path("runs", key, "model.keras")
+        return RunDir(self.path("runs", key)).path(MODEL)
 
 
 def repeat_key(key, repeat):
@@ -206,14 +205,15 @@ def row_of(key, summary, evaluation):
 
 def peak_memory_per_video(spec, batches=(1, 3)):
     """Marginal peak resident memory (MiB) per video of one training step or
-    forward pass, measured in fresh processes (`memory_probe.py`) at two batch
+    forward pass, measured in fresh processes (`memory_probe`) at two batch
     sizes: (peak(b2) - peak(b1)) / (b2 - b1), which cancels the fixed cost of
     TensorFlow, the weights and the traced graph."""
     peaks = []
     for batch in batches:
-        command = [sys.executable, os.path.join(HERE, "memory_probe.py"), json.dumps(spec),
+        command = [sys.executable, "-m", "benchmarks.studies.memory_probe", json.dumps(spec),
                    str(batch)]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        output = subprocess.run(command, check=True, capture_output=True, text=True,
+                                cwd=ROOT).stdout
         peaks.append(json.loads(output.strip().splitlines()[-1])["peak_mib"])
     return (peaks[1] - peaks[0]) / (batches[1] - batches[0])
 
@@ -231,15 +231,13 @@ def time_calls(function, repeats, warmup=1):
 
 
 def machine():
-    """A one-line description of the machine the figures were measured on
-    (`benchmarks/machine.py`; imported here, since studies also run as scripts
-    from this folder)."""
-    benchmarks = os.path.dirname(HERE)
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    import machine as machine_info
-
+    """A one-line description of the machine the figures were measured on."""
     return machine_info.describe()
+
+
+def percent(value):
+    """A fraction as a percentage with one decimal: 0.1234 -> '12.3%'."""
+    return f"{100 * value:.1f}%"
 
 
 def markdown_table(header, rows):

@@ -31,6 +31,7 @@ read next (unless a file that opens decodes to nothing: that shifts the rest).
 """
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -44,6 +45,23 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 @dataclasses.dataclass
 class ClipConfig:
+    """How clips are cut from a video and augmented.
+
+    Args:
+      clip_len: frames per clip (T).
+      stride: temporal stride between a clip's frames, in decoded frames.
+      crop_size: side S of the square crop.
+      scale_range: (min, max) short side before the random crop ("train").
+      eval_scale: short side before the centre/three crops ("eval").
+      num_clips: uniformly spaced clips per video ("eval").
+      num_crops: 1 (centre) or 3 (left/centre/right) crops per clip ("eval").
+      max_frames: the padded length of a whole video ("full").
+      num_segments, segment_len: SFC's long input ("segments").
+      target_fps: resample the video to this rate first (0: as decoded).
+      flip: random horizontal flips ("train").
+      mean, std: per-channel normalization, on [0, 1] pixels.
+    """
+
     clip_len: int = 8
     stride: int = 2
     crop_size: int = 224
@@ -191,10 +209,28 @@ def check_stream(repeat, skip, where):
                          "training stream).")
 
 
-def video_dataset(manifest, mode="train", batch_size=8, config=None, seed=None,
-                  deterministic=False, shuffle=None, cache=False, bad_videos=None,
-                  drop_remainder=False, repeat=False, skip=0):
-    """A batched, prefetched tf.data.Dataset over `manifest` (module docstring)."""
+def video_dataset(manifest, mode: str = "train", batch_size: int = 8,
+                  config: Optional[ClipConfig] = None, seed: Optional[int] = None,
+                  deterministic: bool = False, shuffle: Optional[bool] = None,
+                  cache: bool = False, bad_videos: Optional[BadVideoLog] = None,
+                  drop_remainder: bool = False, repeat: bool = False,
+                  skip: int = 0) -> tf.data.Dataset:
+    """A batched, prefetched tf.data.Dataset over `manifest` (module docstring).
+
+    Args:
+      manifest: a `vidzoo.tf_data.manifest.Manifest` (paths and labels).
+      mode: "train", "eval", "full" or "segments" (module docstring).
+      batch_size: elements per batch ("eval": videos, each of K x crops views).
+      config: the `ClipConfig` (default: ClipConfig()).
+      seed: seeds the shuffle and, with `deterministic`, every random draw.
+      deterministic: reproducible order and draws (needs `seed`).
+      shuffle: shuffle the videos (default: in "train" mode only).
+      cache: cache the decoded elements after the first epoch.
+      bad_videos: a `BadVideoLog` collecting the files that failed.
+      drop_remainder: drop the last, smaller batch.
+      repeat: an endless stream of epochs.
+      skip: start the stream at its `skip`-th readable element.
+    """
     config = config or ClipConfig()
     check_arguments(mode, config, deterministic, seed)
     check_stream(repeat, skip, "video_dataset")

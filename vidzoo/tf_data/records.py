@@ -13,6 +13,7 @@ pipeline (augmentation, views, batching) is `pipeline`'s.
 """
 
 import os
+from typing import Optional
 
 import keras
 import numpy as np
@@ -50,9 +51,20 @@ def sequence_example(frames, label, label_name, media_id, jpeg_quality=90):
         context=context, feature_lists=tf.train.FeatureLists(feature_list={IMAGE_KEY: frames_list}))
 
 
-def write_records(manifest, output_prefix, num_shards=4, jpeg_quality=90, max_frames=None,
-                  target_fps=None, bad_videos=None, progress=True):
+def write_records(manifest, output_prefix: str, num_shards: int = 4, jpeg_quality: int = 90,
+                  max_frames: Optional[int] = None, target_fps: Optional[float] = None,
+                  bad_videos: Optional[BadVideoLog] = None, progress: bool = True) -> dict:
     """Write `output_prefix-0000i-of-0000N.tfrecord` shards and a classes.json.
+
+    Args:
+      manifest: the videos to write (a `Manifest`).
+      output_prefix: path prefix of the shards.
+      num_shards: number of shard files.
+      jpeg_quality: of each stored frame.
+      max_frames: keep at most this many frames per video (None: all).
+      target_fps: resample to this rate first (None: as decoded).
+      bad_videos: a `BadVideoLog` collecting the files that failed.
+      progress: print a line per shard.
 
     Returns {"shards": [...], "written": n, "skipped": {path: reason}}.
     """
@@ -101,11 +113,18 @@ def _decode_sampled(jpegs, indices):
                      fn_output_signature=tf.TensorSpec((None, None, 3), tf.uint8))
 
 
-def record_dataset(file_pattern, mode="train", batch_size=8, config=None, seed=None,
-                   deterministic=False, shuffle=None, cache=False, drop_remainder=False,
-                   repeat=False, skip=0):
-    """The `pipeline.video_dataset` elements, read from TFRecord shards
-    (`file_pattern`: a glob pattern or a list of files)."""
+def record_dataset(file_pattern, mode: str = "train", batch_size: int = 8,
+                   config: Optional[pipeline.ClipConfig] = None, seed: Optional[int] = None,
+                   deterministic: bool = False, shuffle: Optional[bool] = None,
+                   cache: bool = False, drop_remainder: bool = False, repeat: bool = False,
+                   skip: int = 0) -> tf.data.Dataset:
+    """The `pipeline.video_dataset` elements, read from TFRecord shards.
+
+    Args:
+      file_pattern: a glob pattern or a list of shard files.
+      The others are `pipeline.video_dataset`'s (shards are shuffled, then
+      their records).
+    """
     config = config or pipeline.ClipConfig()
     pipeline.check_arguments(mode, config, deterministic, seed, "record_dataset")
     pipeline.check_stream(repeat, skip, "record_dataset")

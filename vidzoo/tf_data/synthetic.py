@@ -150,9 +150,17 @@ def make_video(rng, label, frames=32, size=64, difficulty="easy"):
     return np.clip(video, 0, 255).astype(np.uint8), (position, position + chunk)
 
 
-def make_dataset(root, train_per_class=12, val_per_class=4, frames=32, size=64, fps=25,
-                 seed=0, difficulty="easy"):
+def make_dataset(root: str, train_per_class: int = 12, val_per_class: int = 4,
+                 frames: int = 32, size: int = 64, fps: int = 25, seed: int = 0,
+                 difficulty: str = "easy") -> dict:
     """Write the dataset under `root`; returns {"train": csv, "val": csv, "classes": json}.
+
+    Args:
+      root: the folder the videos, manifests and class list go to.
+      train_per_class, val_per_class: videos per class in each split.
+      frames, size, fps: each video's length, square frame side and rate.
+      seed: the random draws of every video.
+      difficulty: a preset of `DIFFICULTIES` ("easy", "hard").
 
     Existing files with the same settings are reused (a `settings.json`
     records them), so repeated demo runs do not re-encode.

@@ -2,7 +2,6 @@
 statistics of adaptive models (B' histograms, GFLOPs per clip), precise
 BatchNorm statistics, and moving-statistics sync across workers."""
 
-import json
 import os
 import time
 
@@ -10,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vidzoo.training.run_dir import read_json, write_json
 from vidzoo.zoo.accounting import clip_lengths, flops_per_clip, split_outputs, with_adaptive_outputs
 
 
@@ -114,16 +114,11 @@ class Checkpointer(keras.callbacks.Callback):
 
     def _write_progress(self):
         os.makedirs(os.path.dirname(self._progress_path), exist_ok=True)
-        with open(self._progress_path + ".tmp", "w") as handle:
-            json.dump(self._progress, handle)
-        os.replace(self._progress_path + ".tmp", self._progress_path)
+        write_json(self._progress_path, self._progress, indent=None)
 
 
 def _read_progress(path):
-    if not os.path.exists(path):
-        return {"epochs": {}, "seconds": {}}
-    with open(path) as handle:
-        return json.load(handle)
+    return read_json(path, default={"epochs": {}, "seconds": {}})
 
 
 class AdaptiveStats(keras.callbacks.Callback):

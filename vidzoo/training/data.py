@@ -107,3 +107,47 @@ def clip_config(frames, stride, crop_size, num_clips=1, num_crops=1, flip=True):
                       scale_range=(round(256 * scale), round(320 * scale)),
                       eval_scale=round(256 * scale), num_clips=num_clips, num_crops=num_crops,
                       flip=flip)
+
+
+# ---------------------------------------------------------------------------
+# The streams of a training run (`config` is its TrainConfig)
+
+
+def _one_hot(classes):
+    return lambda clip, label: (clip, tf.one_hot(label, classes))
+
+
+def train_dataset(source, config, worker, classes, bad_videos, start_step=0):
+    """The endless training stream of one worker from optimizer step
+    `start_step` on: a resumed run skips the clips the steps before it read
+    (before decoding them), so it sees what the uninterrupted run would have."""
+    clips = config.clip_config()
+    # Every worker batches by the global size; tf.distribute rebatches it to
+    # the per-replica size, so a step takes batch_size clips in all.
+    part = shard_source(source, worker.num_workers, worker.index)
+    data = dataset(part, "train", config.batch_size, clips, seed=config.seed + worker.index,
+                            deterministic=config.deterministic, bad_videos=bad_videos,
+                            drop_remainder=True, repeat=True,
+                            skip=start_step * config.batch_size)
+    data = data.map(_one_hot(classes))
+    if worker.num_workers > 1:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        data = data.with_options(options)
+    return data
+
+
+def val_dataset(source, config, classes, bad_videos):
+    data = dataset(source, "eval", config.batch_size, config.clip_config(),
+                            seed=config.seed, deterministic=config.deterministic,
+                            bad_videos=bad_videos)
+    data = data.map(lambda batch: (batch["video"], tf.one_hot(batch["label"], classes)))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.repeat().with_options(options)
+
+
+def probe_clips(source, config, count):
+    """`count` fixed centre clips (the first videos of `source`) for adaptive stats."""
+    data = dataset(source, "eval", count, config.clip_config())
+    return next(iter(data))["video"].numpy()

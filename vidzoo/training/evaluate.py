@@ -14,8 +14,7 @@ alone, its prediction and its FLOPs are those of batch-1 inference.
 """
 
 import collections
-import json
-import os
+from typing import Optional
 import time
 
 import keras
@@ -23,6 +22,7 @@ import numpy as np
 
 from vidzoo.tf_data.decode import BadVideoLog
 from vidzoo.training import data as datasets
+from vidzoo.training.run_dir import EVALUATION, RunDir, load_run, write_json
 from vidzoo.zoo.accounting import (
     flops_per_clip,
     inference_model,
@@ -31,21 +31,6 @@ from vidzoo.zoo.accounting import (
     split_outputs,
 )
 from vidzoo.zoo.flops import count_flops
-
-
-def load_run(run_dir):
-    """(model, config dict, class names) of a finished `vidzoo train` run."""
-    paths = {name: os.path.join(run_dir or "", name)
-             for name in ("model.keras", "config.json", "classes.json")}
-    missing = [path for path in paths.values() if not os.path.exists(path)]
-    if not run_dir or missing:
-        raise ValueError(f"{run_dir!r} is not a finished training run; missing {missing} "
-                         "(`vidzoo train` writes them).")
-    with open(paths["config.json"]) as handle:
-        config = json.load(handle)
-    with open(paths["classes.json"]) as handle:
-        classes = json.load(handle)
-    return keras.saving.load_model(paths["model.keras"]), config, classes
 
 
 def top_k_hits(probabilities, labels, k):
@@ -93,12 +78,19 @@ def _timed_forward(runner, clips, one_by_one, traced_shapes):
     return outputs, time.perf_counter() - start
 
 
-def evaluate(model, source, frames, stride, crop_size, num_clips=10, num_crops=3,
-             batch_size=8, one_clip_per_pass=None):
-    """Multi-view evaluation of `model` on `source` (a `data.Source`); returns a dict.
+def evaluate(model: keras.Model, source: datasets.Source, frames: int, stride: int,
+             crop_size: int, num_clips: int = 10, num_crops: int = 3, batch_size: int = 8,
+             one_clip_per_pass: Optional[bool] = None) -> dict:
+    """Multi-view evaluation of `model` on `source`; returns a dict.
 
-    `one_clip_per_pass` (default: only for adaptive models) runs each clip
-    alone; set it True to compare the clips/s of models on equal terms.
+    Args:
+      model: a trained zoo model (softmax outputs).
+      source: the videos (`vidzoo.training.data.load_source`).
+      frames, stride, crop_size: the clips the model was trained on.
+      num_clips, num_crops: views per video (crops 1 or 3).
+      batch_size: videos per input batch.
+      one_clip_per_pass: run each clip alone (default: only for adaptive
+        models); True compares the clips/s of models on equal terms.
     """
     if num_clips < 1 or num_crops not in (1, 3):
         raise ValueError(f"evaluate: num_clips must be >= 1 and num_crops 1 or 3; got "
@@ -151,15 +143,21 @@ def evaluate(model, source, frames, stride, crop_size, num_clips=10, num_crops=3
     }
 
 
-def evaluate_run(run_dir, data_path, num_clips=10, num_crops=3, batch_size=8, output=None,
-                 one_clip_per_pass=None):
-    """Evaluate a `vidzoo train` run on `data_path`; writes and returns the JSON dict."""
+def evaluate_run(run_dir: str, data_path: str, num_clips: int = 10, num_crops: int = 3,
+                 batch_size: int = 8, output: Optional[str] = None,
+                 one_clip_per_pass: Optional[bool] = None) -> dict:
+    """Evaluate a `vidzoo train` run on `data_path`; writes and returns the JSON dict.
+
+    Args:
+      run_dir: a finished run directory.
+      data_path: a dataset `vidzoo train` accepts (manifest, folder, TFRecords).
+      output: where the JSON goes (default: the run's evaluation.json).
+      The others are `evaluate`'s.
+    """
     model, config, classes = load_run(run_dir)
     source = datasets.load_source(data_path, classes, what="evaluate")
     result = evaluate(model, source, config["frames"], config["stride"], config["crop_size"],
                       num_clips, num_crops, batch_size, one_clip_per_pass)
     result.update(model=config["model"], run_dir=run_dir, data=data_path)
-    output = output or os.path.join(run_dir, "evaluation.json")
-    with open(output, "w") as handle:
-        json.dump(result, handle, indent=2)
+    write_json(output or RunDir(run_dir).path(EVALUATION), result)
     return result

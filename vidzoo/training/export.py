@@ -13,14 +13,15 @@ layer's per-clip counts (B' for SGS layers).
     layer = keras.layers.TFSMLayer("export/", call_endpoint="serve")
 """
 
-import os
+from typing import Optional
 
+import keras
 import tensorflow as tf
 from keras.export import ExportArchive
 
 from vidzoo.tf_data import augment
-from vidzoo.training.evaluate import load_run
 from vidzoo.training.data import clip_config
+from vidzoo.training.run_dir import SAVED_MODEL, RunDir, load_run
 from vidzoo.zoo.accounting import inference_model
 
 
@@ -34,9 +35,16 @@ def preprocess(frames, crop_size, eval_scale, mean=augment.KINETICS_MEAN,
     return tf.reshape(flat, (shape[0], shape[1], crop_size, crop_size, 3))
 
 
-def export_saved_model(model, path, crop_size, eval_scale, mean=augment.KINETICS_MEAN,
-                       std=augment.KINETICS_STD):
-    """Write `model` with a uint8-frames `serve` endpoint to `path`."""
+def export_saved_model(model: keras.Model, path: str, crop_size: int, eval_scale: int,
+                       mean=augment.KINETICS_MEAN, std=augment.KINETICS_STD) -> str:
+    """Write `model` with a uint8-frames `serve` endpoint to `path`.
+
+    Args:
+      model: the Keras model (adaptive models also serve their B' / sizes).
+      path: the SavedModel directory.
+      crop_size, eval_scale: the centre crop after scaling the short side.
+      mean, std: the normalization the model was trained with.
+    """
     runner = inference_model(model)
     frames = model.inputs[0].shape[1]
     archive = ExportArchive()
@@ -52,10 +60,10 @@ def export_saved_model(model, path, crop_size, eval_scale, mean=augment.KINETICS
     return path
 
 
-def export_run(run_dir, output=None):
-    """Export a `vidzoo train` run; returns the SavedModel path."""
+def export_run(run_dir: str, output: Optional[str] = None) -> str:
+    """Export a `vidzoo train` run (default: to its saved_model/); returns the path."""
     model, config, _ = load_run(run_dir)
     clips = clip_config(config["frames"], config["stride"], config["crop_size"])
-    output = output or os.path.join(run_dir, "saved_model")
+    output = output or RunDir(run_dir).path(SAVED_MODEL)
     return export_saved_model(model, output, clips.crop_size, clips.eval_scale,
                               clips.mean, clips.std)

@@ -3,21 +3,10 @@
     summary = train(TrainConfig(model="resnet3d_18_atfr", train="train.csv",
                                 val="val.csv", run_dir="runs/r18_atfr"))
 
-The run directory holds everything about the run:
-
-    config.json      the TrainConfig (a rerun must match it to resume)
-    classes.json     the class mapping (label id -> name)
-    checkpoints/     model + optimizer state, every epoch (and every N steps)
-    logs/            TensorBoard: train/ and validation/ scalars (loss, top1,
-                     top5, learning rate), adaptive/ (B' histograms, GFLOPs/clip)
-    model.keras      the trained model
-    summary.json     final metrics, per-epoch history, timings
-
-Optimization follows the video-recognition recipes (PySlowFast, ATFR): SGD
-with momentum 0.9 and weight decay 1e-4 (Keras' decoupled form, scaled by
-the learning rate, not applied to BatchNorm and biases), a half-period cosine
-schedule after a linear warmup (Keras `CosineDecay` with `warmup_steps`),
-optional label smoothing and mixed precision.
+The run directory holds everything about the run (`vidzoo.training.run_dir`
+has its layout). The model and its optimizer are built by
+`vidzoo.training.modeling`, the data streams by `vidzoo.training.data`; this
+module owns the settings and the fit loop.
 
 Resuming: run the same command again. The latest checkpoint's optimizer step
 gives the epoch and the step inside it; training goes on from there with
@@ -29,12 +18,10 @@ remaining steps.
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from vidzoo import zoo
@@ -47,6 +34,8 @@ from vidzoo.training.callbacks import (
     SyncMovingStatistics,
     optimizer_step,
 )
+from vidzoo.training.modeling import build_for_multi_worker, build_initialized_model, compile_model
+from vidzoo.training.run_dir import CHECKPOINTS, LOGS, RunDir
 from vidzoo.training.strategy import make_strategy
 from vidzoo.zoo.accounting import is_adaptive
 from vidzoo.zoo.flops import count_flops
@@ -151,150 +140,17 @@ class TrainConfig:
             raise ValueError("train: " + "; ".join(problems) + ".")
 
 
-def _check_resume(config, run_dir):
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
+def _check_resume(config, run):
+    saved = run.saved_config()
+    if saved is None:
         return
-    with open(path) as handle:
-        saved = {"flip": True, **json.load(handle)}  # runs saved before `flip` flipped
+    saved = {"flip": True, **saved}  # runs saved before `flip` flipped
     changed = {k: (saved.get(k), getattr(config, k)) for k in RESUME_KEYS
                if saved.get(k) != getattr(config, k)}
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-        raise ValueError(f"train: {run_dir} holds a run with other settings ({details}); "
+        raise ValueError(f"train: {run.root} holds a run with other settings ({details}); "
                          "rerun with the same settings to resume, or use a new run_dir.")
-
-
-def build_model(config, num_classes):
-    """The zoo model named in `config` for clips of its frames and crop size."""
-    shape = (config.frames, config.crop_size, config.crop_size, 3)
-    return zoo.get_model(config.model, classes=num_classes, input_shape=shape,
-                         **config.model_options)
-
-
-def build_initialized_model(config, num_classes, resuming):
-    """build_model with init_from's weights (unless resuming, when the
-    checkpoint restores everything), then SFC inserted into the frozen model
-    when config.sfc_split is set. Returns (model, names of the copied layers)."""
-    model = build_model(config, num_classes)
-    copied = []
-    if config.init_from and not resuming:
-        copied = transfer_weights(model, config.init_from)
-    if config.sfc_split:
-        model = zoo.insert_sfc(model, config.sfc_split, config.sfc_tau, **config.sfc_options)
-    return model, copied
-
-
-def transfer_weights(model, source):
-    """Copy weights from `source` (a run directory or a .keras file) into the
-    layers of `model` with the same name and weight shapes, e.g. a baseline
-    into its ATFR variant (whose SGS layer is new). Returns the names copied."""
-    path = os.path.join(source, "model.keras") if os.path.isdir(source) else source
-    if not os.path.isfile(path):
-        raise ValueError(f"train: init_from {source!r} is neither a run directory with "
-                         "model.keras nor a .keras file.")
-    donor = {layer.name: layer for layer in keras.saving.load_model(path).layers}
-    copied = []
-    for layer in model.layers:
-        weights = donor[layer.name].get_weights() if layer.name in donor else None
-        mine = layer.get_weights()
-        if mine and weights and [w.shape for w in weights] == [w.shape for w in mine]:
-            layer.set_weights(weights)
-            copied.append(layer.name)
-    if not copied:
-        raise ValueError(f"train: no layer of {path} matches {model.name} by name and shape.")
-    return copied
-
-
-def make_optimizer(config, total_steps, steps_per_epoch):
-    warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total_steps - 1)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else config.lr, decay_steps=total_steps - warmup,
-        warmup_target=config.lr if warmup else None, warmup_steps=warmup)
-    optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum,
-                                     weight_decay=config.weight_decay or None)
-    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-    return optimizer
-
-
-def compile_model(model, config, total_steps, steps_per_epoch):
-    classes = model.outputs[0].shape[-1]
-    model.compile(
-        optimizer=make_optimizer(config, total_steps, steps_per_epoch),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
-                 keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5")],
-    )
-    model.optimizer.build(model.trainable_variables)
-
-
-def _one_hot(classes):
-    return lambda clip, label: (clip, tf.one_hot(label, classes))
-
-
-def train_dataset(source, config, worker, classes, bad_videos, start_step=0):
-    """The endless training stream of one worker from optimizer step
-    `start_step` on: a resumed run skips the clips the steps before it read
-    (before decoding them), so it sees what the uninterrupted run would have."""
-    clips = config.clip_config()
-    # Every worker batches by the global size; tf.distribute rebatches it to
-    # the per-replica size, so a step takes batch_size clips in all.
-    part = datasets.shard_source(source, worker.num_workers, worker.index)
-    data = datasets.dataset(part, "train", config.batch_size, clips, seed=config.seed + worker.index,
-                            deterministic=config.deterministic, bad_videos=bad_videos,
-                            drop_remainder=True, repeat=True,
-                            skip=start_step * config.batch_size)
-    data = data.map(_one_hot(classes))
-    if worker.num_workers > 1:
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        data = data.with_options(options)
-    return data
-
-
-def val_dataset(source, config, classes, bad_videos):
-    data = datasets.dataset(source, "eval", config.batch_size, config.clip_config(),
-                            seed=config.seed, deterministic=config.deterministic,
-                            bad_videos=bad_videos)
-    data = data.map(lambda batch: (batch["video"], tf.one_hot(batch["label"], classes)))
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return data.repeat().with_options(options)
-
-
-def probe_clips(source, config, count):
-    """`count` fixed centre clips (the first videos of `source`) for adaptive stats."""
-    data = datasets.dataset(source, "eval", count, config.clip_config())
-    return next(iter(data))["video"].numpy()
-
-
-def _build_for_multi_worker(model, config, classes):
-    """Work around two Keras 3.15 bugs of fit() under MultiWorkerMirroredStrategy.
-
-    1. fit() builds the metric variables from the first distributed batch with
-       `strategy.reduce`, which fails on the workers' PerReplica inputs
-       ("Attempt to convert a value (PerReplica...)"). Building them first
-       from a local batch of the same shapes and skipping that step is
-       equivalent.
-    2. Each step then reduces its scalar logs with `strategy.reduce(axis=0)`,
-       which fails on scalars ("Invalid reduction dimension 0"). Treating the
-       strategy as local there makes each worker log its own replicas' mean.
-       Gradients are still all-reduced across workers by the optimizer
-       (tests/test_strategy.py checks that the workers end with equal weights).
-    """
-    from keras.src.backend.tensorflow import trainer
-
-    clip = np.zeros((1, config.frames, config.crop_size, config.crop_size, 3), "float32")
-    model._symbolic_build(data_batch=(clip, np.zeros((1, classes), "float32")))
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
-    trainer._collective_all_reduce_multi_worker = lambda strategy: False
-
-
-def _saved_step(run_dir):
-    """The optimizer step of the latest checkpoint (checkpoints are numbered by
-    it), 0 without one; read before building anything."""
-    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-    return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
 @contextlib.contextmanager
@@ -320,28 +176,12 @@ def _resume_point(checkpointer, model, steps_per_epoch):
     return path, step // steps_per_epoch, step % steps_per_epoch
 
 
-def _finished_summary(run_dir, total_steps):
-    """The saved summary of a run whose last checkpoint is its final step, or None."""
-    summary = os.path.join(run_dir, "summary.json")
-    if _saved_step(run_dir) < total_steps or not os.path.exists(summary):
-        return None
-    with open(summary) as handle:
-        return json.load(handle)
-
-
-def _write_json(path, value):
-    with open(path + ".tmp", "w") as handle:
-        json.dump(value, handle, indent=2)
-    os.replace(path + ".tmp", path)
-
-
 def _worker_dir(config, worker):
-    if worker.is_chief:
-        return config.run_dir
-    return os.path.join(config.run_dir, "workers", str(worker.index))
+    run = RunDir(config.run_dir)
+    return run if worker.is_chief else run.worker(worker.index)
 
 
-def _callbacks(model, config, run_dir, worker, probe, train_data):
+def _callbacks(model, config, run, worker, probe, train_data):
     """In order: precise BN, then the cross-worker sync of its statistics, then
     the checkpoint that saves them."""
     callbacks = []
@@ -349,9 +189,8 @@ def _callbacks(model, config, run_dir, worker, probe, train_data):
         callbacks.append(PreciseBatchNorm(train_data, config.precise_bn_batches))
     if worker.num_workers > 1:
         callbacks.append(SyncMovingStatistics(worker.strategy))
-    callbacks.append(Checkpointer(model, os.path.join(run_dir, "checkpoints"),
-                                  config.checkpoint_steps))
-    logs = os.path.join(run_dir, "logs")
+    callbacks.append(Checkpointer(model, run.path(CHECKPOINTS), config.checkpoint_steps))
+    logs = run.path(LOGS)
     if probe is not None:
         callbacks.append(AdaptiveStats(probe, os.path.join(logs, "adaptive")))
     callbacks.append(keras.callbacks.TensorBoard(logs, update_freq="epoch"))
@@ -383,7 +222,7 @@ def _fit(model, train_data_at, val, callbacks, config, steps_per_epoch, start_ep
     return history
 
 
-def train(config):
+def train(config: TrainConfig) -> dict:
     """Train (or resume) the run described by `config`; returns the summary dict."""
     config.check()
     with op_determinism(config.deterministic):
@@ -396,7 +235,7 @@ def _train(config):
             config.batch_size % worker.num_workers:
         raise ValueError(f"train: batch_size {config.batch_size} must divide evenly among "
                          f"{worker.strategy.num_replicas_in_sync} replicas.")
-    _check_resume(config, config.run_dir)
+    _check_resume(config, RunDir(config.run_dir))
     source = datasets.load_source(config.train, what="train")
     val_source = (datasets.load_source(config.val, source.class_names, what="val")
                   if config.val else None)
@@ -404,14 +243,13 @@ def _train(config):
     steps_per_epoch = config.steps_per_epoch or max(1, source.num_videos // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
 
-    run_dir = _worker_dir(config, worker)
-    finished = _finished_summary(run_dir, total_steps)
+    run = _worker_dir(config, worker)
+    finished = run.finished_summary(total_steps)
     if finished is not None:
         return finished
-    os.makedirs(run_dir, exist_ok=True)
+    os.makedirs(run.root, exist_ok=True)
     if worker.is_chief:
-        _write_json(os.path.join(run_dir, "config.json"), dataclasses.asdict(config))
-        _write_json(os.path.join(run_dir, "classes.json"), source.class_names)
+        run.write_start(dataclasses.asdict(config), source.class_names)
 
     keras.utils.set_random_seed(config.seed)
     policy = keras.config.dtype_policy()
@@ -419,11 +257,11 @@ def _train(config):
         keras.config.set_dtype_policy("mixed_float16")
     try:
         with worker.strategy.scope():
-            resuming = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+            resuming = run.latest_checkpoint()
             model, copied = build_initialized_model(config, classes, resuming)
             compile_model(model, config, total_steps, steps_per_epoch)
             if worker.num_workers > 1:
-                _build_for_multi_worker(model, config, classes)
+                build_for_multi_worker(model, config, classes)
     finally:
         keras.config.set_dtype_policy(policy)
 
@@ -433,18 +271,18 @@ def _train(config):
         # With several workers the steps before a resume are not skipped: each
         # worker's share of a step is tf.distribute's to decide.
         step = step if worker.num_workers == 1 else 0
-        return train_dataset(source, config, worker, classes, bad_videos, step)
+        return datasets.train_dataset(source, config, worker, classes, bad_videos, step)
 
     precise_bn_data = train_data_at(0) if config.precise_bn_batches else None
     val = (None, None)
     if val_source is not None:
-        val = (val_dataset(val_source, config, classes, bad_videos),
+        val = (datasets.val_dataset(val_source, config, classes, bad_videos),
                math.ceil(val_source.num_videos / config.batch_size))
     adaptive = is_adaptive(model)
     probe = None
     if adaptive and config.adaptive_clips and worker.is_chief:
-        probe = probe_clips(val_source or source, config, config.adaptive_clips)
-    callbacks = _callbacks(model, config, run_dir, worker, probe, precise_bn_data)
+        probe = datasets.probe_clips(val_source or source, config, config.adaptive_clips)
+    callbacks = _callbacks(model, config, run, worker, probe, precise_bn_data)
     checkpointer = next(c for c in callbacks if isinstance(c, Checkpointer))
     checkpoint, start_epoch, start_step = _resume_point(checkpointer, model, steps_per_epoch)
     if checkpoint and config.verbose:
@@ -473,6 +311,5 @@ def _train(config):
     }
     if not adaptive:
         summary["gflops_per_clip"] = count_flops(model) / 1e9
-    model.save(os.path.join(run_dir, "model.keras"))
-    _write_json(os.path.join(run_dir, "summary.json"), summary)
+    run.write_end(model, summary)
     return summary

@@ -1,0 +1,102 @@
+"""The model of a training run: the zoo model named in its TrainConfig (with
+`init_from`'s weights and SFC inserted when asked), and its optimizer.
+
+Optimization follows the video-recognition recipes (PySlowFast, ATFR): SGD
+with momentum 0.9 and weight decay 1e-4 (Keras' decoupled form, scaled by
+the learning rate, not applied to BatchNorm and biases), a half-period cosine
+schedule after a linear warmup (Keras `CosineDecay` with `warmup_steps`),
+optional label smoothing and mixed precision.
+"""
+
+import os
+
+import keras
+import numpy as np
+
+from vidzoo import zoo
+from vidzoo.training.run_dir import MODEL, RunDir
+
+
+def build_model(config, num_classes):
+    """The zoo model named in `config` for clips of its frames and crop size."""
+    shape = (config.frames, config.crop_size, config.crop_size, 3)
+    return zoo.get_model(config.model, classes=num_classes, input_shape=shape,
+                         **config.model_options)
+
+
+def build_initialized_model(config, num_classes, resuming):
+    """build_model with init_from's weights (unless resuming, when the
+    checkpoint restores everything), then SFC inserted into the frozen model
+    when config.sfc_split is set. Returns (model, names of the copied layers)."""
+    model = build_model(config, num_classes)
+    copied = []
+    if config.init_from and not resuming:
+        copied = transfer_weights(model, config.init_from)
+    if config.sfc_split:
+        model = zoo.insert_sfc(model, config.sfc_split, config.sfc_tau, **config.sfc_options)
+    return model, copied
+
+
+def transfer_weights(model, source):
+    """Copy weights from `source` (a run directory or a .keras file) into the
+    layers of `model` with the same name and weight shapes, e.g. a baseline
+    into its ATFR variant (whose SGS layer is new). Returns the names copied."""
+    path = RunDir(source).path(MODEL) if os.path.isdir(source) else source
+    if not os.path.isfile(path):
+        raise ValueError(f"train: init_from {source!r} is neither a run directory with "
+                         "model.keras nor a .keras file.")
+    donor = {layer.name: layer for layer in keras.saving.load_model(path).layers}
+    copied = []
+    for layer in model.layers:
+        weights = donor[layer.name].get_weights() if layer.name in donor else None
+        mine = layer.get_weights()
+        if mine and weights and [w.shape for w in weights] == [w.shape for w in mine]:
+            layer.set_weights(weights)
+            copied.append(layer.name)
+    if not copied:
+        raise ValueError(f"train: no layer of {path} matches {model.name} by name and shape.")
+    return copied
+
+
+def make_optimizer(config, total_steps, steps_per_epoch):
+    warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total_steps - 1)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else config.lr, decay_steps=total_steps - warmup,
+        warmup_target=config.lr if warmup else None, warmup_steps=warmup)
+    optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum,
+                                     weight_decay=config.weight_decay or None)
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return optimizer
+
+
+def compile_model(model, config, total_steps, steps_per_epoch):
+    classes = model.outputs[0].shape[-1]
+    model.compile(
+        optimizer=make_optimizer(config, total_steps, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
+                 keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5")],
+    )
+    model.optimizer.build(model.trainable_variables)
+
+
+def build_for_multi_worker(model, config, classes):
+    """Work around two Keras 3.15 bugs of fit() under MultiWorkerMirroredStrategy.
+
+    1. fit() builds the metric variables from the first distributed batch with
+       `strategy.reduce`, which fails on the workers' PerReplica inputs
+       ("Attempt to convert a value (PerReplica...)"). Building them first
+       from a local batch of the same shapes and skipping that step is
+       equivalent.
+    2. Each step then reduces its scalar logs with `strategy.reduce(axis=0)`,
+       which fails on scalars ("Invalid reduction dimension 0"). Treating the
+       strategy as local there makes each worker log its own replicas' mean.
+       Gradients are still all-reduced across workers by the optimizer
+       (tests/test_strategy.py checks that the workers end with equal weights).
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    clip = np.zeros((1, config.frames, config.crop_size, config.crop_size, 3), "float32")
+    model._symbolic_build(data_batch=(clip, np.zeros((1, classes), "float32")))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    trainer._collective_all_reduce_multi_worker = lambda strategy: False
