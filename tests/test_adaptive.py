@@ -74,17 +74,19 @@ def _sgs_then_tail(masked):
     import keras
 
     from vidzoo.layers import SimilarityGuidedSampling
-    from vidzoo.zoo.common import batch_norm, conv3d, global_average_pool
+    from vidzoo.zoo.common import Frames, batch_norm, conv3d, global_average_pool
 
-    def norm(x, name):
-        return batch_norm(x, name) if masked else keras.layers.BatchNormalization(name=name)(x)
+    def norm(x, name, frames):
+        if masked:
+            return batch_norm(x, name, frames=frames)
+        return keras.layers.BatchNormalization(name=name)(x)
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 8, 4))
-    x, _ = SimilarityGuidedSampling(return_active_bins=True, name="sgs")(inputs)
-    x = keras.layers.ReLU()(norm(conv3d(x, 6, 3, name="a"), "a_bn"))
-    x = keras.layers.ReLU()(norm(conv3d(x, 6, 3, 2, name="b"), "b_bn"))
-    pooled = (global_average_pool(x, "pool") if masked
+    x, counts = SimilarityGuidedSampling(return_active_bins=True, name="sgs")(inputs)
+    x = keras.layers.ReLU()(norm(conv3d(x, 6, 3, name="a"), "a_bn", Frames(counts)))
+    x = keras.layers.ReLU()(norm(conv3d(x, 6, 3, 2, name="b"), "b_bn", Frames(counts, 2)))
+    pooled = (global_average_pool(x, "pool", frames=Frames(counts, 2)) if masked
               else keras.layers.GlobalAveragePooling3D(name="pool")(x))
     model = keras.Model(inputs, pooled)
     sgs = model.get_layer("sgs")  # Delta_t = a_t * const for frames a_t + zero-mean noise
@@ -132,10 +134,12 @@ def test_zoo_atfr_model_predicts_each_clip_as_alone():
     clips = redundant_and_varied_clips((8, 32, 32, 3))
     bins = np.asarray(zoo.with_adaptive_outputs(model)(clips)["sgs"])
     assert bins[0] < bins[1]
-    before_sgs = model.get_layer("res2").output
-    assert zoo.common.sgs_frames(before_sgs) is None
-    assert zoo.common.sgs_frames(model.get_layer("res3").output)[1] == 1
+    from vidzoo.layers import FrameMaskedBatchNormalization as Masked
+
+    assert not isinstance(model.get_layer("res2_block1_a_bn"), Masked)  # before SGS
+    assert model.get_layer("res3_block1_a_bn").temporal_stride == 1
     r3d = zoo.get_model("r3d_18_atfr", input_shape=(8, 32, 32, 3))  # temporal stride 2 per stage
-    assert zoo.common.sgs_frames(r3d.get_layer("res4").output)[1] == 4
+    assert r3d.get_layer("res3_block1_bn1").temporal_stride == 2
+    assert r3d.get_layer("res4_block2_bn1").temporal_stride == 4
     alone = np.concatenate([np.asarray(model(c[None], training=False)) for c in clips])
     np.testing.assert_allclose(np.asarray(model(clips, training=False)), alone, atol=1e-5)

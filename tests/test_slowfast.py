@@ -39,3 +39,13 @@ def test_atfr_has_one_sgs_per_pathway_and_adapts():
     model = zoo.get_model("slowfast_r50_8x8_atfr", input_shape=(16, 32, 32, 3), classes=3)
     assert {"sgs_slow", "sgs_fast"} <= {layer.name for layer in model.layers}
     assert_adaptive_flops_differ(model, (16, 32, 32, 3))
+
+
+def test_atfr_features_pool_each_pathway_over_its_real_frames():
+    from vidzoo.layers import FrameMaskedGlobalAveragePooling3D
+
+    model = zoo.get_model("slowfast_r50_8x8_atfr", input_shape=(16, 32, 32, 3),
+                          include_top=False, pooling="avg")
+    for pathway in ("slow", "fast"):
+        pool = model.get_layer(f"avg_pool_{pathway}")
+        assert isinstance(pool, FrameMaskedGlobalAveragePooling3D)

@@ -3,9 +3,12 @@
 Subpackages:
   layers    -- the papers' modules (SGS, SFC, MTConv/MTBlock, self-gating,
                temporal clustering, temporal shift) as serializable Keras layers.
-  zoo       -- backbone families and their registry.
+  zoo       -- backbone families (one builder and variant table each), their
+               registry, FLOP counting and adaptive accounting.
   tf_data   -- tf.data video pipelines.
-  training  -- fit, evaluation, FLOPs, export and the CLI's jobs.
+  training  -- a run's settings, model, data streams, fit loop and run
+               directory; evaluation and export.
+  cli, demo -- the applications on top: `vidzoo` and `vidzoo demo`.
 """
 
 __version__ = "0.1.0"

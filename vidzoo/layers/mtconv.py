@@ -78,8 +78,8 @@ def take_frames(x, index):
 
     One gather of whole frames from the (clip, frame)-flattened tensor.
     `ops.take_along_axis` would broadcast the index to the full output shape
-    and gather element by element: that made MTNet-S r = 0.875 about 35 ms
-    slower per clip on CPU (docs/mtconv_profile.md).
+    and gather element by element, measurably slower on CPU
+    (docs/mtconv_profile.md has the figures).
     """
     shape = ops.shape(x)
     frames_of_clips = ops.reshape(x, (-1,) + tuple(shape[2:]))

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from vidzoo.training.run_dir import read_json, write_json
 from vidzoo.zoo.accounting import clip_lengths, flops_per_clip, split_outputs, with_adaptive_outputs
+from vidzoo.zoo.flops import all_layers
 
 
 def optimizer_step(model):
@@ -174,7 +175,7 @@ def recompute_batch_norm_statistics(model, batches):
     batch's; they are averaged here. Frozen BatchNorms (trainable False, e.g.
     the backbone around SFC) are left alone. Returns the number of batches used.
     """
-    norms = [layer for layer in model._flatten_layers()
+    norms = [layer for layer in all_layers(model)
              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
     if not norms:
         return 0

@@ -20,16 +20,14 @@ import keras
 import numpy as np
 
 from vidzoo.layers import SimilarityGuidedSampling, TemporalClustering
-from vidzoo.zoo.flops import clip_flops, count_flops
+from vidzoo.zoo.flops import all_layers, clip_flops, count_flops
 
 ADAPTIVE_LAYERS = (SimilarityGuidedSampling, TemporalClustering)
 
 
 def adaptive_layers(model):
     """The SGS and temporal-clustering layers of `model`, in build order."""
-    # Keras has no public recursive layer walk (nested models included).
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-            if isinstance(layer, ADAPTIVE_LAYERS)]
+    return [layer for layer in all_layers(model) if isinstance(layer, ADAPTIVE_LAYERS)]
 
 
 def is_adaptive(model):

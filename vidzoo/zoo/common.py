@@ -8,9 +8,15 @@ and pools of PyTorch-defined models (torchvision, PySlowFast, pytorchvideo,
 TSM) therefore pad explicitly and run "valid", so weights converted from those
 references give the same outputs. TF-slim models (the Inception family) use TF
 "same" padding, as their reference does.
+
+After SGS a batch's clips are padded to its largest B'; the blocks there get
+a `Frames` (SGS's per-clip counts and the temporal stride since) passed
+explicitly, and their BatchNorm and average pooling ignore the padded frames.
 """
 
+import dataclasses
 import os
+from typing import Any
 
 import keras
 from keras import layers
@@ -21,6 +27,7 @@ from vidzoo.layers import (
     SimilarityGuidedSampling,
     TemporalClustering,
 )
+from vidzoo.zoo.flops import all_layers
 
 POOLINGS = (None, "avg", "max")
 
@@ -56,54 +63,54 @@ def conv3d(x, filters, kernel_size, strides=1, name=None, use_bias=False, paddin
                          groups=groups, name=name)(x)
 
 
-def sgs_frames(x):
-    """`(counts, temporal_stride)` when `x` is computed from the output of a
-    SimilarityGuidedSampling layer: its per-clip B' tensor and the temporal
-    stride applied since. None otherwise.
+@dataclasses.dataclass(frozen=True)
+class Frames:
+    """Which frames of each clip are real downstream of SGS, passed explicitly
+    through the blocks after it. Blocks before SGS get None (plain Keras
+    BatchNorm and pooling).
 
-    Walks `x`'s graph back along first inputs, so it is used while a model is
-    built; layers with a 3-element `strides` (convs, pools) contribute
-    strides[0].
+    Args:
+      counts: the SGS layer's per-clip B' tensor (batch,).
+      stride: the temporal stride applied since SGS (a clip keeps
+        ceil(B' / stride) real frames).
     """
-    stride = 1
-    while getattr(x, "_keras_history", None) is not None:
-        layer, node_index, _ = x._keras_history
-        node = layer._inbound_nodes[node_index]
-        if isinstance(layer, SimilarityGuidedSampling):
-            outputs = node.output_tensors
-            return (outputs[1], stride) if len(outputs) == 2 else None
-        strides = getattr(layer, "strides", None)
-        if isinstance(strides, (tuple, list)) and len(strides) == 3:
-            stride *= int(strides[0])
-        if not node.input_tensors:
-            return None
-        x = node.input_tensors[0]
-    return None
+
+    counts: Any
+    stride: int = 1
 
 
-def batch_norm(x, name, convention=TORCH_BN):
-    """BatchNormalization; downstream of SGS, its frame-masked version so
-    each clip's padded frames neither enter the moments nor leave non-zero."""
-    upstream = sgs_frames(x)
-    if upstream is None:
+def strided(frames, temporal_stride):
+    """`frames` after a layer with this temporal stride (None stays None)."""
+    if frames is None or temporal_stride == 1:
+        return frames
+    return Frames(frames.counts, frames.stride * int(temporal_stride))
+
+
+def batch_norm(x, name, convention=TORCH_BN, frames=None):
+    """BatchNormalization; with `frames` (downstream of SGS) its frame-masked
+    version, so each clip's padded frames neither enter the moments nor leave
+    non-zero."""
+    if frames is None:
         return layers.BatchNormalization(name=name, **convention)(x)
-    counts, stride = upstream
-    return FrameMaskedBatchNormalization(stride, name=name, **convention)([x, counts])
+    return FrameMaskedBatchNormalization(frames.stride, name=name, **convention)(
+        [x, frames.counts])
 
 
-def global_average_pool(x, name, keepdims=False):
-    """GlobalAveragePooling3D; downstream of SGS, over each clip's real frames."""
-    upstream = sgs_frames(x)
-    if upstream is None:
+def global_average_pool(x, name, keepdims=False, frames=None):
+    """GlobalAveragePooling3D; with `frames`, over each clip's real frames."""
+    if frames is None:
         return layers.GlobalAveragePooling3D(keepdims=keepdims, name=name)(x)
-    counts, stride = upstream
-    return FrameMaskedGlobalAveragePooling3D(stride, keepdims, name=name)([x, counts])
+    return FrameMaskedGlobalAveragePooling3D(frames.stride, keepdims, name=name)(
+        [x, frames.counts])
 
 
-def conv_bn(x, filters, kernel_size, strides=1, name=None, activation="relu", **conv_kwargs):
-    """Conv3D (no bias) + BatchNorm (PyTorch convention) + optional activation."""
+def conv_bn(x, filters, kernel_size, strides=1, name=None, activation="relu", frames=None,
+            **conv_kwargs):
+    """Conv3D (no bias) + BatchNorm (PyTorch convention) + optional activation.
+    `frames` describes `x` (None before SGS); the conv's temporal stride is
+    applied to it for the BatchNorm."""
     x = conv3d(x, filters, kernel_size, strides, name=f"{name}_conv", **conv_kwargs)
-    x = batch_norm(x, f"{name}_bn")
+    x = batch_norm(x, f"{name}_bn", frames=strided(frames, triple(strides)[0]))
     if activation:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
@@ -182,14 +189,15 @@ def video_input(model_name, input_shape, input_tensor, default_shape, min_size=3
 
 
 def finish_model(inputs, input_tensor, features, *, name, include_top, pooling, weights,
-                 classifier_activation, top):
-    """Add the classifier (`top(features) -> logits`) or the feature pooling,
-    build the Model and load `weights` from a file if given."""
+                 classifier_activation, top, frames=None):
+    """Add the classifier (`top(features, frames) -> logits`) or the feature
+    pooling, build the Model and load `weights` from a file if given.
+    `frames` describes `features` (None when no SGS is upstream)."""
     if include_top:
-        x = top(features)
+        x = top(features, frames)
         x = layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
     elif pooling == "avg":
-        x = global_average_pool(features, "avg_pool")
+        x = global_average_pool(features, "avg_pool", frames=frames)
     elif pooling == "max":
         x = layers.GlobalMaxPooling3D(name="max_pool")(features)
     else:
@@ -205,8 +213,8 @@ def linear_classifier(dropout=0.0, classes=400, name="logits"):
     """Global average pooling, optional dropout, Dense(classes): torchvision's
     and PySlowFast's head."""
 
-    def top(x):
-        x = global_average_pool(x, "head_pool")
+    def top(x, frames=None):
+        x = global_average_pool(x, "head_pool", frames=frames)
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout")(x)
         return layers.Dense(classes, name=name)(x)
@@ -277,6 +285,17 @@ class Stages:
                 "in an Add + ReLU (3D ResNets, R(2+1)D, Slow/I3D, X3D); use 'after_relu'."
             )
         self.mask = None
+        self._sampled = {}
+
+    def sampled_frames(self, stage, pathway=""):
+        """The `Frames` SGS starts after `stage` (of `pathway`), None where no
+        SGS is there."""
+        return self._sampled.get((stage, pathway))
+
+    def frames_after(self, stage, frames, pathway=""):
+        """What describes the frames after `stage`: a new `Frames` if SGS is
+        there, else `frames` (those of the stage's last block)."""
+        return self.sampled_frames(stage, pathway) or frames
 
     def defers_activation(self, stage):
         """True when the last block of `stage` must return its residual sum:
@@ -295,8 +314,9 @@ class Stages:
         x = layers.Identity(name=f"{stage}{suffix}")(x)
         if self.sgs and self.sgs["after"] == stage:
             kwargs = {k: v for k, v in self.sgs.items() if k != "after"}
-            x, _ = SimilarityGuidedSampling(return_active_bins=True, name=f"sgs{suffix}",
-                                            **kwargs)(x)
+            x, counts = SimilarityGuidedSampling(return_active_bins=True, name=f"sgs{suffix}",
+                                                 **kwargs)(x)
+            self._sampled[(stage, pathway)] = Frames(counts)
             if self.defers_activation(stage):
                 x = layers.ReLU(name=f"{stage}{suffix}_relu_after_sgs")(x)
         if self.clustering and self.clustering["after"] == stage:
@@ -318,7 +338,7 @@ def reference_param_count(model):
     """Parameters as PyTorch and TF-slim count them: Keras' count minus the
     BatchNorm moving mean and variance (2 per BatchNorm channel)."""
     moving = sum(2 * layer.moving_mean.shape[0]
-                 for layer in model._flatten_layers(include_self=False, recursive=True)
+                 for layer in all_layers(model)
                  if isinstance(layer, layers.BatchNormalization))
     return model.count_params() - moving
 
@@ -328,18 +348,26 @@ def resnet_stride(stage_index, block_index):
     return 2 if (stage_index > 0 and block_index == 0) else 1
 
 
-def residual_stages(x, stages, depths, make_block, after_stage=None):
-    """res2..res5 of a ResNet: `make_block(x, stage_index, block_index, name,
-    activate)` per block, each stage's output named. `activate` is False only
-    for the last block of a stage whose SGS sits before the ReLU.
-    `after_stage(x, stage_index)`, if given, runs before the stage's output
+def residual_stages(x, stages, depths, make_block, temporal_stride=None, after_stage=None,
+                    frames=None):
+    """res2..res5 of a ResNet; returns (x, frames) after res5.
+
+    `make_block(x, stage_index, block_index, name, activate, frames)` builds
+    each block; `activate` is False only for the last block of a stage whose
+    SGS sits before the ReLU, and `frames` describes the block's input (None
+    before SGS). `temporal_stride(stage_index, block_index)` is the block's
+    temporal stride (default 1). `after_stage(x, stage_index, frames)`, if
+    given, runs before the stage's output and returns (x, frames)
     (PySlowFast's temporal pool after res2)."""
     for index, depth in enumerate(depths):
         stage = f"res{index + 2}"
         for b in range(depth):
             x = make_block(x, index, b, f"{stage}_block{b + 1}",
-                           stages.block_activates(stage, b, depth))
+                           stages.block_activates(stage, b, depth), frames)
+            if temporal_stride is not None:
+                frames = strided(frames, temporal_stride(index, b))
         if after_stage is not None:
-            x = after_stage(x, index)
+            x, frames = after_stage(x, index, frames)
         x = stages.end(x, stage)
-    return x
+        frames = stages.frames_after(stage, frames)
+    return x, frames

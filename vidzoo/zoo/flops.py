@@ -69,7 +69,9 @@ def _counter_for(layer):
     return None
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of `model`, those of nested models included. Keras has no
+    public recursive walk; `_flatten_layers` is the one it uses itself."""
     return list(model._flatten_layers(include_self=False, recursive=True))
 
 
@@ -78,7 +80,7 @@ def _recording(model):
     """Patch every countable layer's `call` to add its per-clip MACs to a list."""
     totals = []
     patched = []
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         counter = _counter_for(layer)
         if counter is None:
             continue

@@ -21,6 +21,7 @@ from vidzoo.zoo.common import (
     residual_output,
     residual_stages,
     resnet_stride,
+    strided,
     video_input,
 )
 from vidzoo.zoo.registry import Variant, register_family
@@ -30,19 +31,21 @@ WIDTHS = (64, 128, 256, 512)
 DEFAULT_INPUT = (32, 112, 112, 3)  # ATFR's 32 frames at Hara's 112 px
 
 
-def _block(x, planes, stride, bottleneck, name, activate=True):
+def _block(x, planes, stride, bottleneck, name, activate=True, frames=None):
+    """A basic block or bottleneck; 3x3x3 convs stride time like space."""
     expansion = 4 if bottleneck else 1
+    after = strided(frames, stride)
     shortcut = x
     if stride != 1 or x.shape[-1] != planes * expansion:
         shortcut = conv_bn(x, planes * expansion, 1, stride, name=f"{name}_shortcut",
-                           activation=None)
+                           activation=None, frames=frames)
     if bottleneck:
-        y = conv_bn(x, planes, 1, name=f"{name}_a")
-        y = conv_bn(y, planes, 3, stride, name=f"{name}_b")
-        y = conv_bn(y, planes * 4, 1, name=f"{name}_c", activation=None)
+        y = conv_bn(x, planes, 1, name=f"{name}_a", frames=frames)
+        y = conv_bn(y, planes, 3, stride, name=f"{name}_b", frames=frames)
+        y = conv_bn(y, planes * 4, 1, name=f"{name}_c", activation=None, frames=after)
     else:
-        y = conv_bn(x, planes, 3, stride, name=f"{name}_a")
-        y = conv_bn(y, planes, 3, name=f"{name}_b", activation=None)
+        y = conv_bn(x, planes, 3, stride, name=f"{name}_a", frames=frames)
+        y = conv_bn(y, planes, 3, name=f"{name}_b", activation=None, frames=after)
     return residual_output(y, shortcut, name, activate)
 
 
@@ -65,11 +68,14 @@ def resnet3d(*, depths: Sequence[int], bottleneck: bool, include_top: bool = Tru
     stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=True)
     x = conv_bn(inputs, 64, 7, (1, 2, 2), name="stem")
     x = stages.end(max_pool_torch(x, 3, 2, "stem_pool"), "stem")
-    x = residual_stages(x, stages, depths, lambda y, index, b, block_name, activate: _block(
-        y, WIDTHS[index], resnet_stride(index, b), bottleneck, block_name, activate))
+    x, frames = residual_stages(
+        x, stages, depths,
+        lambda y, index, b, block_name, activate, frames: _block(
+            y, WIDTHS[index], resnet_stride(index, b), bottleneck, block_name, activate, frames),
+        temporal_stride=resnet_stride, frames=stages.sampled_frames("stem"))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
-                        top=linear_classifier(0.0, classes))
+                        top=linear_classifier(0.0, classes), frames=frames)
 
 
 VARIANTS = (

@@ -38,6 +38,7 @@ from vidzoo.zoo.common import (
     conv3d,
     finish_model,
     max_pool_torch,
+    strided,
     video_input,
 )
 from vidzoo.zoo.registry import Variant, register_family
@@ -64,7 +65,9 @@ TORCH_S3D_BN = dict(epsilon=1e-3, momentum=0.999)
 
 
 class _Builder:
-    """Conv, pool and gating helpers for one convention and temporal layout."""
+    """Conv, pool and gating helpers for one convention and temporal layout.
+    `frames` describes the tensor the next unit or block takes (None before
+    SGS); the network's loop updates it at SGS and at temporal strides."""
 
     def __init__(self, convention, separable, temporal, transition, gating):
         self.torch = convention == "torchvision"
@@ -72,6 +75,7 @@ class _Builder:
         self.temporal = temporal
         self.transition = ENDPOINTS.index(transition) if transition else None
         self.gating = gating
+        self.frames = None
 
     def is_3d(self, endpoint):
         index = ENDPOINTS.index(endpoint)
@@ -87,9 +91,9 @@ class _Builder:
         return conv3d(x, filters, kernel, strides, name=name, use_bias=use_bias,
                       padding="torch" if self.torch else "same")
 
-    def _bn_relu(self, x, name):
+    def _bn_relu(self, x, name, temporal_stride=1):
         convention = TORCH_S3D_BN if self.torch else SLIM_BN
-        x = batch_norm(x, f"{name}_bn", convention)
+        x = batch_norm(x, f"{name}_bn", convention, strided(self.frames, temporal_stride))
         return layers.ReLU(name=f"{name}_relu")(x)
 
     def unit(self, x, filters, kernel, strides, name, separable=None):
@@ -98,13 +102,14 @@ class _Builder:
         st, sh, sw = strides
         separable = self.separable if separable is None else separable
         if not (separable and kt > 1):
-            return self._bn_relu(self._conv(x, filters, kernel, strides, f"{name}_conv"), name)
+            return self._bn_relu(self._conv(x, filters, kernel, strides, f"{name}_conv"), name,
+                                 st)
         x = self._bn_relu(self._conv(x, filters, (1, kh, kw), (1, sh, sw), f"{name}_conv"),
                           name)
         temporal = f"{name}_temporal"
         if self.torch:
             return self._bn_relu(
-                self._conv(x, filters, (kt, 1, 1), (st, 1, 1), f"{temporal}_conv"), temporal)
+                self._conv(x, filters, (kt, 1, 1), (st, 1, 1), f"{temporal}_conv"), temporal, st)
         x = self._conv(x, filters, (kt, 1, 1), (st, 1, 1), f"{temporal}_conv", use_bias=True)
         return layers.ReLU(name=f"{temporal}_relu")(x)
 
@@ -145,7 +150,9 @@ def inception_classifier(classes, dropout=0.2):
     """2x7x7 average pool (stride 1), dropout, biased 1x1x1 conv, mean of the
     logits over the remaining positions (TF-slim and torchvision)."""
 
-    def top(x):
+    def top(x, frames=None):
+        # TF-slim's head averages windows of frames and then the logits; with
+        # SGS upstream, padded frames enter both (no masked equivalent yet).
         window = _reduced_pool(x)
         if x.shape[1] is None:
             x = layers.AveragePooling3D((1,) + window[1:], strides=1, name="head_pool")(x)
@@ -216,24 +223,32 @@ def inception3d(
     # TF-slim's s3dg builds the first conv as a full 3D conv even in S3D.
     x = build.unit(inputs, 64, (kt, 7, 7), (2, 2, 2), "Conv2d_1a_7x7",
                    separable=separable and build.torch)
-    x = stages.end(x, "Conv2d_1a_7x7")
-    x = stages.end(build.max_pool(x, (1, 3, 3), (1, 2, 2), "MaxPool_2a"), "MaxPool_2a_3x3")
-    x = stages.end(build.unit(x, 64, (1, 1, 1), (1, 1, 1), "Conv2d_2b_1x1"), "Conv2d_2b_1x1")
+
+    def end(x, endpoint):
+        x = stages.end(x, endpoint)
+        build.frames = stages.frames_after(endpoint, build.frames)
+        return x
+
+    x = end(x, "Conv2d_1a_7x7")
+    x = end(build.max_pool(x, (1, 3, 3), (1, 2, 2), "MaxPool_2a"), "MaxPool_2a_3x3")
+    x = end(build.unit(x, 64, (1, 1, 1), (1, 1, 1), "Conv2d_2b_1x1"), "Conv2d_2b_1x1")
     kt = 3 if build.is_3d("Conv2d_2c_3x3") else 1
     x = build.gate(build.unit(x, 192, (kt, 3, 3), (1, 1, 1), "Conv2d_2c_3x3"), "Conv2d_2c")
-    x = stages.end(x, "Conv2d_2c_3x3")
-    x = stages.end(build.max_pool(x, (1, 3, 3), (1, 2, 2), "MaxPool_3a"), "MaxPool_3a_3x3")
+    x = end(x, "Conv2d_2c_3x3")
+    x = end(build.max_pool(x, (1, 3, 3), (1, 2, 2), "MaxPool_3a"), "MaxPool_3a_3x3")
     for endpoint in ENDPOINTS[5:]:
         if endpoint == "MaxPool_4a_3x3":
             x = build.max_pool(x, (3, 3, 3), (2, 2, 2), "MaxPool_4a")
+            build.frames = strided(build.frames, 2)
         elif endpoint == "MaxPool_5a_2x2":
             x = build.max_pool(x, (2, 2, 2), (2, 2, 2), "MaxPool_5a")
+            build.frames = strided(build.frames, 2)
         else:
             x = build.mixed(x, endpoint)
-        x = stages.end(x, endpoint)
+        x = end(x, endpoint)
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
-                        top=inception_classifier(classes, dropout))
+                        top=inception_classifier(classes, dropout), frames=build.frames)
 
 
 def _row(name, python_name, title, reference, params=None, adaptations=(), notes="",

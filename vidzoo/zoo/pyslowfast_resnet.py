@@ -23,6 +23,7 @@ from vidzoo.zoo.common import (
     residual_output,
     residual_stages,
     resnet_stride,
+    strided,
     video_input,
 )
 from vidzoo.zoo.registry import Variant, register_family
@@ -36,17 +37,17 @@ I3D_KERNELS = ((5,), (3,), (3, 1), (3, 1), (1, 3))
 
 
 def pyslowfast_bottleneck(x, dim_out, dim_inner, temporal_kernel, stride, name,
-                          activate=True):
+                          activate=True, frames=None):
     """PySlowFast's BottleneckTransform + ResBlock: Tx1x1 conv a, 1x3x3 conv b
     carrying the spatial stride, 1x1x1 conv c; conv shortcut when the shape
-    changes."""
+    changes. No temporal stride, so `frames` holds throughout."""
     shortcut = x
     if x.shape[-1] != dim_out or stride != 1:
         shortcut = conv_bn(x, dim_out, 1, (1, stride, stride), name=f"{name}_shortcut",
-                           activation=None)
-    y = conv_bn(x, dim_inner, (temporal_kernel, 1, 1), name=f"{name}_a")
-    y = conv_bn(y, dim_inner, (1, 3, 3), (1, stride, stride), name=f"{name}_b")
-    y = conv_bn(y, dim_out, 1, name=f"{name}_c", activation=None)
+                           activation=None, frames=frames)
+    y = conv_bn(x, dim_inner, (temporal_kernel, 1, 1), name=f"{name}_a", frames=frames)
+    y = conv_bn(y, dim_inner, (1, 3, 3), (1, stride, stride), name=f"{name}_b", frames=frames)
+    y = conv_bn(y, dim_out, 1, name=f"{name}_c", activation=None, frames=frames)
     return residual_output(y, shortcut, name, activate)
 
 
@@ -79,20 +80,22 @@ def pyslowfast_resnet(*, kernel_basis: Sequence[Sequence[int]], temporal_pool_af
     x = conv_bn(inputs, 64, (kernel_basis[0][0], 7, 7), (1, 2, 2), name="stem")
     x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
 
-    def block(y, index, b, block_name, activate):
+    def block(y, index, b, block_name, activate, frames):
         kernel = temporal_kernels(kernel_basis[index + 1], R50_DEPTHS[index])[b]
         return pyslowfast_bottleneck(y, 256 * 2**index, 64 * 2**index, kernel,
-                                     resnet_stride(index, b), block_name, activate)
+                                     resnet_stride(index, b), block_name, activate, frames)
 
-    def temporal_pool(y, index):
+    def temporal_pool(y, index, frames):
         if index == 0 and temporal_pool_after_res2:
-            return layers.MaxPooling3D((2, 1, 1), (2, 1, 1), name="res2_temporal_pool")(y)
-        return y
+            pool = layers.MaxPooling3D((2, 1, 1), (2, 1, 1), name="res2_temporal_pool")
+            return pool(y), strided(frames, 2)
+        return y, frames
 
-    x = residual_stages(x, stages, R50_DEPTHS, block, after_stage=temporal_pool)
+    x, frames = residual_stages(x, stages, R50_DEPTHS, block, after_stage=temporal_pool,
+                                frames=stages.sampled_frames("stem"))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
-                        top=linear_classifier(dropout, classes))
+                        top=linear_classifier(dropout, classes), frames=frames)
 
 
 VARIANTS = (

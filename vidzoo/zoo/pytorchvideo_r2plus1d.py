@@ -19,6 +19,7 @@ from vidzoo.zoo.common import (
     linear_classifier,
     residual_output,
     residual_stages,
+    strided,
     video_input,
 )
 from vidzoo.zoo.pyslowfast_resnet import R50_DEPTHS
@@ -28,18 +29,23 @@ STAGES = ("stem", "res2", "res3", "res4", "res5")
 DEFAULT_INPUT = (16, 224, 224, 3)
 
 
-def _bottleneck(x, dim_out, dim_inner, temporal_stride, spatial_stride, name, activate=True):
+def _bottleneck(x, dim_out, dim_inner, temporal_stride, spatial_stride, name, activate=True,
+                frames=None):
     """pytorchvideo's 2plus1d bottleneck: 1x1x1 conv a, then conv b as a 3x1x1
     temporal conv (temporal stride) + BN + ReLU + 1x3x3 spatial conv (spatial
     stride), 1x1x1 conv c; the shortcut is a 1x1x1 conv with both strides."""
     strides = (temporal_stride, spatial_stride, spatial_stride)
+    after = strided(frames, temporal_stride)
     shortcut = x
     if x.shape[-1] != dim_out or strides != (1, 1, 1):
-        shortcut = conv_bn(x, dim_out, 1, strides, name=f"{name}_shortcut", activation=None)
-    y = conv_bn(x, dim_inner, 1, name=f"{name}_a")
-    y = conv_bn(y, dim_inner, (3, 1, 1), (temporal_stride, 1, 1), name=f"{name}_b_temporal")
-    y = conv_bn(y, dim_inner, (1, 3, 3), (1, spatial_stride, spatial_stride), name=f"{name}_b")
-    y = conv_bn(y, dim_out, 1, name=f"{name}_c", activation=None)
+        shortcut = conv_bn(x, dim_out, 1, strides, name=f"{name}_shortcut", activation=None,
+                           frames=frames)
+    y = conv_bn(x, dim_inner, 1, name=f"{name}_a", frames=frames)
+    y = conv_bn(y, dim_inner, (3, 1, 1), (temporal_stride, 1, 1), name=f"{name}_b_temporal",
+                frames=frames)
+    y = conv_bn(y, dim_inner, (1, 3, 3), (1, spatial_stride, spatial_stride), name=f"{name}_b",
+                frames=after)
+    y = conv_bn(y, dim_out, 1, name=f"{name}_c", activation=None, frames=after)
     return residual_output(y, shortcut, name, activate)
 
 
@@ -63,16 +69,19 @@ def pytorchvideo_r2plus1d(*, depths: Sequence[int] = R50_DEPTHS, include_top: bo
     stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=True)
     x = stages.end(conv_bn(inputs, 64, (1, 7, 7), (1, 2, 2), name="stem"), "stem")
 
-    def block(y, index, b, block_name, activate):
-        temporal_stride = 2 if (b == 0 and index >= 2) else 1
-        spatial_stride = 2 if b == 0 else 1
-        return _bottleneck(y, 256 * 2**index, 64 * 2**index, temporal_stride, spatial_stride,
-                           block_name, activate)
+    def temporal_stride(index, b):
+        return 2 if (b == 0 and index >= 2) else 1
 
-    x = residual_stages(x, stages, depths, block)
+    def block(y, index, b, block_name, activate, frames):
+        spatial_stride = 2 if b == 0 else 1
+        return _bottleneck(y, 256 * 2**index, 64 * 2**index, temporal_stride(index, b),
+                           spatial_stride, block_name, activate, frames)
+
+    x, frames = residual_stages(x, stages, depths, block, temporal_stride=temporal_stride,
+                                frames=stages.sampled_frames("stem"))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
-                        top=linear_classifier(dropout, classes))
+                        top=linear_classifier(dropout, classes), frames=frames)
 
 
 VARIANTS = (

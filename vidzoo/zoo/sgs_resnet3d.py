@@ -55,15 +55,15 @@ def sgs_resnet3d(*, depths: Sequence[int], include_top: bool = True,
     x = conv_bn(inputs, 8, (5, 7, 7), (1, 2, 2), name="stem")
     x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
 
-    def block(y, index, b, block_name, activate):
+    def block(y, index, b, block_name, activate, frames):
         dim_out, dim_inner = WIDTHS[index]
         return pyslowfast_bottleneck(y, dim_out, dim_inner, TEMPORAL_KERNELS[index],
-                                     resnet_stride(index, b), block_name, activate)
+                                     resnet_stride(index, b), block_name, activate, frames)
 
-    x = residual_stages(x, stages, depths, block)
+    x, frames = residual_stages(x, stages, depths, block, frames=stages.sampled_frames("stem"))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
-                        top=linear_classifier(dropout, classes))
+                        top=linear_classifier(dropout, classes), frames=frames)
 
 
 REFERENCE = "Similarity-Guided-Sampling `ResNet3D`"

@@ -45,19 +45,18 @@ DEFAULT_INPUT = (32, 224, 224, 3)  # the fast pathway's frames
 FAST_KERNELS = ((5,), (3,), (3,), (3,), (3,))
 
 
-def fuse(slow, fast, alpha, kernel, name, resample):
+def fuse(slow, fast, alpha, kernel, name, resample, fast_frames=None):
     lateral = conv_bn(fast, 2 * fast.shape[-1], (kernel, 1, 1), (alpha, 1, 1),
-                      name=f"{name}_fuse")
+                      name=f"{name}_fuse", frames=fast_frames)
     if resample:
         lateral = MatchFrames(name=f"{name}_fuse_match")([lateral, slow])
     return layers.Concatenate(name=f"{name}_fuse_concat")([slow, lateral])
 
 
 def slowfast_classifier(classes, dropout=0.5):
-    def top(features):
-        slow, fast = features
-        pooled = [global_average_pool(x, f"head_pool_{p}")
-                  for p, x in (("slow", slow), ("fast", fast))]
+    def top(features, frames):
+        pooled = [global_average_pool(x, f"head_pool_{p}", frames=frames[p])
+                  for p, x in zip(("slow", "fast"), features)]
         x = layers.Concatenate(name="head_concat")(pooled)
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout")(x)
@@ -95,6 +94,7 @@ def slowfast(*, alpha: int, fusion_kernel: int, include_top: bool = True,
     for path, width, kernels in (("slow", 64, SLOW_KERNELS), ("fast", fast_width, FAST_KERNELS)):
         x = conv_bn(paths[path], width, (kernels[0][0], 7, 7), (1, 2, 2), name=f"stem_{path}")
         paths[path] = max_pool_torch(x, (1, 3, 3), (1, 2, 2), f"stem_{path}_pool")
+    frames = {"slow": None, "fast": None}
     resample = False
     for index in range(5):
         stage = STAGES[index]
@@ -108,24 +108,27 @@ def slowfast(*, alpha: int, fusion_kernel: int, include_top: bool = True,
                     x = pyslowfast_bottleneck(x, 4 * width * 2 ** (index - 1),
                                               width * 2 ** (index - 1), pattern[b],
                                               stride if b == 0 else 1,
-                                              f"{stage}_{path}_block{b + 1}")
+                                              f"{stage}_{path}_block{b + 1}",
+                                              frames=frames[path])
                 paths[path] = x
         if index < 4:
             paths["slow"] = fuse(paths["slow"], paths["fast"], alpha, fusion_kernel, stage,
-                                 resample)
+                                 resample, frames["fast"])
         for path in ("slow", "fast"):
             paths[path] = stages.end(paths[path], stage, path)
+            frames[path] = stages.frames_after(stage, frames[path], path)
         resample = resample or bool(stages.sgs and stages.sgs["after"] == stage)
     features = [paths["slow"], paths["fast"]]
     if not include_top and pooling:
-        pool = layers.GlobalAveragePooling3D if pooling == "avg" else layers.GlobalMaxPooling3D
-        pooled = [pool(name=f"{pooling}_pool_{p}")(x) for p, x in zip(("slow", "fast"), features)]
+        pooled = [global_average_pool(x, f"avg_pool_{p}", frames=frames[p]) if pooling == "avg"
+                  else layers.GlobalMaxPooling3D(name=f"max_pool_{p}")(x)
+                  for p, x in zip(("slow", "fast"), features)]
         features = layers.Concatenate(name=f"{pooling}_pool")(pooled)
         pooling = None
     return finish_model(inputs, source, features, name=name, include_top=include_top,
                         pooling=pooling, weights=weights,
                         classifier_activation=classifier_activation,
-                        top=slowfast_classifier(classes, dropout))
+                        top=slowfast_classifier(classes, dropout), frames=frames)
 
 
 def _row(name, python_name, title, alpha, fusion_kernel, config, params):

@@ -95,7 +95,8 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
         model_inputs = [inputs, stages.mask]
     x = _frame_conv_bn(inputs, 64, 7, 2, "stem")
     x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
-    x = residual_stages(x, stages, depths, lambda y, index, b, block_name, _: _tsm_block(
+    # Temporal clustering keeps every cluster real: no frame mask downstream.
+    x, _ = residual_stages(x, stages, depths, lambda y, index, b, block_name, *_: _tsm_block(
         y, WIDTHS[index], resnet_stride(index, b), bottleneck, shift_div, block_name))
     return finish_model(model_inputs, source, x, name=name, include_top=include_top,
                         pooling=pooling, weights=weights,

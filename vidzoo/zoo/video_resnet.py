@@ -23,6 +23,7 @@ from vidzoo.zoo.common import (
     residual_output,
     residual_stages,
     resnet_stride,
+    strided,
     video_input,
 )
 from vidzoo.zoo.registry import Variant, register_family
@@ -39,18 +40,18 @@ def _midplanes(inplanes, planes):
 
 
 def _conv_builder(kind):
-    """A torchvision conv builder: (x, filters, midplanes, stride, name) -> x, and
-    the shortcut stride it implies."""
+    """A torchvision conv builder: (x, filters, midplanes, stride, name, frames)
+    -> x, and the shortcut stride it implies."""
 
-    def full(x, filters, mid, stride, name):
+    def full(x, filters, mid, stride, name, frames):
         return conv3d(x, filters, 3, stride, name=name)
 
-    def spatial_only(x, filters, mid, stride, name):
+    def spatial_only(x, filters, mid, stride, name, frames):
         return conv3d(x, filters, (1, 3, 3), (1, stride, stride), name=name)
 
-    def two_plus_one(x, filters, mid, stride, name):
+    def two_plus_one(x, filters, mid, stride, name, frames):
         x = conv3d(x, mid, (1, 3, 3), (1, stride, stride), name=f"{name}_spatial")
-        x = batch_norm(x, f"{name}_spatial_bn")
+        x = batch_norm(x, f"{name}_spatial_bn", frames=frames)
         x = layers.ReLU(name=f"{name}_spatial_relu")(x)
         return conv3d(x, filters, (3, 1, 1), (stride, 1, 1), name=f"{name}_temporal")
 
@@ -58,22 +59,24 @@ def _conv_builder(kind):
     return builders[kind]
 
 
-def _shortcut(x, filters, stride, stride_scope, name):
-    strides = (stride, stride, stride) if stride_scope == "all" else (1, stride, stride)
-    return conv_bn(x, filters, 1, strides, name=name, activation=None)
+def _temporal_stride(kind, stride):
+    return stride if _conv_builder(kind)[1] == "all" else 1
 
 
-def _basic_block(x, planes, stride, kind, name, activate=True):
+def _basic_block(x, planes, stride, kind, name, activate=True, frames=None):
     inplanes = x.shape[-1]
     build, stride_scope = _conv_builder(kind)
     mid = _midplanes(inplanes, planes)
+    after = strided(frames, _temporal_stride(kind, stride))
     shortcut = x
     if stride != 1 or inplanes != planes:
-        shortcut = _shortcut(x, planes, stride, stride_scope, f"{name}_shortcut")
-    y = build(x, planes, mid, stride, f"{name}_conv1")
-    y = layers.ReLU(name=f"{name}_relu1")(batch_norm(y, f"{name}_bn1"))
-    y = build(y, planes, mid, 1, f"{name}_conv2")
-    y = batch_norm(y, f"{name}_bn2")
+        strides = (stride, stride, stride) if stride_scope == "all" else (1, stride, stride)
+        shortcut = conv_bn(x, planes, 1, strides, name=f"{name}_shortcut", activation=None,
+                           frames=frames)
+    y = build(x, planes, mid, stride, f"{name}_conv1", frames)
+    y = layers.ReLU(name=f"{name}_relu1")(batch_norm(y, f"{name}_bn1", frames=after))
+    y = build(y, planes, mid, 1, f"{name}_conv2", after)
+    y = batch_norm(y, f"{name}_bn2", frames=after)
     return residual_output(y, shortcut, name, activate)
 
 
@@ -109,11 +112,17 @@ def video_resnet(*, depths: Sequence[int], conv_kinds: Sequence[str], stem_kind:
     inputs, source = video_input(name, input_shape, input_tensor, default_shape)
     stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=True)
     x = stages.end(_stem(inputs, stem_kind), "stem")
-    x = residual_stages(x, stages, depths, lambda y, index, b, block_name, activate: _basic_block(
-        y, WIDTHS[index], resnet_stride(index, b), conv_kinds[index], block_name, activate))
+    x, frames = residual_stages(
+        x, stages, depths,
+        lambda y, index, b, block_name, activate, frames: _basic_block(
+            y, WIDTHS[index], resnet_stride(index, b), conv_kinds[index], block_name, activate,
+            frames),
+        temporal_stride=lambda index, b: _temporal_stride(conv_kinds[index],
+                                                          resnet_stride(index, b)),
+        frames=stages.sampled_frames("stem"))
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
-                        top=linear_classifier(0.0, classes))
+                        top=linear_classifier(0.0, classes), frames=frames)
 
 
 def _row(name, python_name, title, depths, kinds, stem, reference, params=None,

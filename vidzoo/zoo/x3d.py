@@ -14,7 +14,8 @@ change; `shortcut_norm="pyslowfast"` adds it, +48 parameters).
   0.5, linear classifier.
 
 The channelwise convs use `DepthwiseConv3D` (Conv3D(groups=C)'s kernel
-layout), which TF CPU runs ~100x faster than Conv3D(groups=C).
+layout), which TF CPU runs far faster than Conv3D(groups=C)
+(docs/depthwise_benchmark.md).
 """
 
 import math
@@ -73,28 +74,30 @@ def channelwise_conv(x, kernel_size, stride, name):
     return DepthwiseConv3D(kernel_size, stride, name=name)(x)
 
 
-def squeeze_excitation(x, ratio, name):
+def squeeze_excitation(x, ratio, name, frames=None):
     channels = x.shape[-1]
     reduced = round_width(channels, ratio)
-    s = global_average_pool(x, f"{name}_pool", keepdims=True)
+    s = global_average_pool(x, f"{name}_pool", keepdims=True, frames=frames)
     s = layers.Conv3D(reduced, 1, activation="relu", name=f"{name}_reduce")(s)
     s = layers.Conv3D(channels, 1, activation="sigmoid", name=f"{name}_expand")(s)
     return layers.Multiply(name=f"{name}_scale")([x, s])
 
 
-def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name, activate=True):
+def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name, activate=True,
+              frames=None):
+    """X3D's bottleneck; spatial strides only, so `frames` holds throughout."""
     shortcut = x
     if x.shape[-1] != width or stride > 1:
         shortcut = conv3d(x, width, 1, (1, stride, stride), name=f"{name}_shortcut_conv")
         if x.shape[-1] != width or shortcut_norm == "pyslowfast":
-            shortcut = batch_norm(shortcut, f"{name}_shortcut_bn")
-    y = conv_bn(x, inner, 1, name=f"{name}_a")
+            shortcut = batch_norm(shortcut, f"{name}_shortcut_bn", frames=frames)
+    y = conv_bn(x, inner, 1, name=f"{name}_a", frames=frames)
     y = channelwise_conv(y, (3, 3, 3), stride, f"{name}_b_conv")
-    y = batch_norm(y, f"{name}_b_bn")
+    y = batch_norm(y, f"{name}_b_bn", frames=frames)
     if use_se:
-        y = squeeze_excitation(y, 0.0625, f"{name}_se")
+        y = squeeze_excitation(y, 0.0625, f"{name}_se", frames)
     y = layers.Activation("swish", name=f"{name}_b_swish")(y)
-    y = conv_bn(y, width, 1, name=f"{name}_c", activation=None)
+    y = conv_bn(y, width, 1, name=f"{name}_c", activation=None, frames=frames)
     return residual_output(y, shortcut, name, activate)
 
 
@@ -106,8 +109,8 @@ def x3d_stem(x, width):
 
 
 def x3d_classifier(classes, head_width=2048, dropout=0.5):
-    def top(x):
-        x = global_average_pool(x, "head_pool", keepdims=True)
+    def top(x, frames=None):
+        x = global_average_pool(x, "head_pool", keepdims=True, frames=frames)
         x = layers.Conv3D(head_width, 1, use_bias=False, activation="relu", name="head_lin5")(x)
         x = layers.Flatten(name="head_flatten")(x)
         if dropout:
@@ -145,6 +148,7 @@ def x3d(*, width_factor: float, depth_factor: float, include_top: bool = True,
                                  static_frames=static_frames)
     stages = Stages(name, STAGES, sgs=sgs, pre_activation_blocks=block is None)
     x = stages.end(x3d_stem(inputs, round_width(BASE_WIDTHS[0], width_factor)), "stem")
+    frames = stages.sampled_frames("stem")
     plan = stage_plan(width_factor, depth_factor)
     for index, (depth, width, inner) in enumerate(plan):
         stage = STAGES[index + 1]
@@ -154,14 +158,16 @@ def x3d(*, width_factor: float, depth_factor: float, include_top: bool = True,
             if block is None:
                 activate = stages.block_activates(stage, b, depth)
                 x = x3d_block(x, width, inner, stride, b % 2 == 0, shortcut_norm, block_name,
-                              activate)
-            else:
+                              activate, frames)
+            else:  # a layer (MTBlock): it masks nothing inside
                 x = block(x, width, inner, stride, b, block_name)
         x = stages.end(x, stage)
-    x = stages.end(conv_bn(x, plan[-1][2], 1, name="conv5"), "conv5")
+        frames = stages.frames_after(stage, frames)
+    x = stages.end(conv_bn(x, plan[-1][2], 1, name="conv5", frames=frames), "conv5")
+    frames = stages.frames_after("conv5", frames)
     return finish_model(inputs, source, x, name=name, include_top=include_top, pooling=pooling,
                         weights=weights, classifier_activation=classifier_activation,
-                        top=x3d_classifier(classes))
+                        top=x3d_classifier(classes), frames=frames)
 
 
 def _row(size, width_factor, depth_factor, default_input, params):
