@@ -3,10 +3,11 @@
 module only puts them in order under the page's preamble, with each
 section's provenance, and stores the results next to the page."""
 
-import json
 import os
 
 from benchmarks.studies import STUDIES
+from vidzoo.training import run_dir
+from vidzoo.training.run_dir import read_json
 
 RUNS_FILE = "runs.json"
 
@@ -17,17 +18,9 @@ def data_dir(out):
     return os.path.join(os.path.dirname(os.path.abspath(out)), "results", "data")
 
 
-def read_json(path):
-    if not os.path.exists(path):
-        return None
-    with open(path) as handle:
-        return json.load(handle)
-
-
 def write_json(path, value):
-    with open(path + ".tmp", "w") as handle:
-        json.dump(value, handle, indent=1)
-    os.replace(path + ".tmp", path)
+    """Atomic JSON with the page data's indent (1)."""
+    run_dir.write_json(path, value, indent=1)
 
 
 def load_study(bench, out, name):

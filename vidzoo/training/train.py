@@ -222,6 +222,50 @@ def _fit(model, train_data_at, val, callbacks, config, steps_per_epoch, start_ep
     return history
 
 
+def _compiled_model(config, worker, run, classes, total_steps, steps_per_epoch):
+    """(model, copied layer names): built and compiled in the strategy's scope,
+    under the mixed-precision policy if asked (restored after)."""
+    policy = keras.config.dtype_policy()
+    if config.mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        with worker.strategy.scope():
+            model, copied = build_initialized_model(config, classes, run.latest_checkpoint())
+            compile_model(model, config, total_steps, steps_per_epoch)
+            if worker.num_workers > 1:
+                build_for_multi_worker(model, config, classes)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    return model, copied
+
+
+def _summary(config, model, worker, classes, copied, steps_per_epoch, resume, seconds, history,
+             bad_videos):
+    """summary.json's record of a finished run."""
+    checkpoint, start_epoch, start_step = resume
+    summary = {
+        "model": config.model,
+        "classes": classes,
+        "parameters": int(model.count_params()),
+        "replicas": int(worker.strategy.num_replicas_in_sync),
+        "workers": worker.num_workers,
+        "initialized_from": ({"source": config.init_from, "layers": len(copied)}
+                             if copied else None),
+        "epochs": config.epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "optimizer_steps": optimizer_step(model),
+        "resumed_from": ({"checkpoint": checkpoint, "epoch": start_epoch, "step": start_step}
+                         if checkpoint else None),
+        "train_seconds": round(seconds, 2),
+        "final": {key: values[-1] for key, values in history.items()},
+        "history": history,
+        "bad_videos": dict(bad_videos.failures),
+    }
+    if not is_adaptive(model):
+        summary["gflops_per_clip"] = count_flops(model) / 1e9
+    return summary
+
+
 def train(config: TrainConfig) -> dict:
     """Train (or resume) the run described by `config`; returns the summary dict."""
     config.check()
@@ -252,18 +296,7 @@ def _train(config):
         run.write_start(dataclasses.asdict(config), source.class_names)
 
     keras.utils.set_random_seed(config.seed)
-    policy = keras.config.dtype_policy()
-    if config.mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
-    try:
-        with worker.strategy.scope():
-            resuming = run.latest_checkpoint()
-            model, copied = build_initialized_model(config, classes, resuming)
-            compile_model(model, config, total_steps, steps_per_epoch)
-            if worker.num_workers > 1:
-                build_for_multi_worker(model, config, classes)
-    finally:
-        keras.config.set_dtype_policy(policy)
+    model, copied = _compiled_model(config, worker, run, classes, total_steps, steps_per_epoch)
 
     bad_videos = BadVideoLog()
 
@@ -278,9 +311,8 @@ def _train(config):
     if val_source is not None:
         val = (datasets.val_dataset(val_source, config, classes, bad_videos),
                math.ceil(val_source.num_videos / config.batch_size))
-    adaptive = is_adaptive(model)
     probe = None
-    if adaptive and config.adaptive_clips and worker.is_chief:
+    if is_adaptive(model) and config.adaptive_clips and worker.is_chief:
         probe = datasets.probe_clips(val_source or source, config, config.adaptive_clips)
     callbacks = _callbacks(model, config, run, worker, probe, precise_bn_data)
     checkpointer = next(c for c in callbacks if isinstance(c, Checkpointer))
@@ -290,26 +322,8 @@ def _train(config):
 
     history = _fit(model, train_data_at, val, callbacks, config, steps_per_epoch,
                    start_epoch, start_step, checkpointer.history_before(start_epoch))
-    seconds = checkpointer.total_seconds()
-    summary = {
-        "model": config.model,
-        "classes": classes,
-        "parameters": int(model.count_params()),
-        "replicas": int(worker.strategy.num_replicas_in_sync),
-        "workers": worker.num_workers,
-        "initialized_from": ({"source": config.init_from, "layers": len(copied)}
-                             if copied else None),
-        "epochs": config.epochs,
-        "steps_per_epoch": steps_per_epoch,
-        "optimizer_steps": optimizer_step(model),
-        "resumed_from": ({"checkpoint": checkpoint, "epoch": start_epoch, "step": start_step}
-                         if checkpoint else None),
-        "train_seconds": round(seconds, 2),
-        "final": {key: values[-1] for key, values in history.items()},
-        "history": history,
-        "bad_videos": dict(bad_videos.failures),
-    }
-    if not adaptive:
-        summary["gflops_per_clip"] = count_flops(model) / 1e9
+    summary = _summary(config, model, worker, classes, copied, steps_per_epoch,
+                       (checkpoint, start_epoch, start_step), checkpointer.total_seconds(),
+                       history, bad_videos)
     run.write_end(model, summary)
     return summary

@@ -81,13 +81,13 @@ class Variant:
     base: Optional[str] = None
     notes: str = ""
 
-    def build(self, **kwargs):
+    def build(self, **kwargs) -> keras.Model:
         """The model, with `kwargs` overriding the variant's arguments."""
         options = dict(self.arguments, default_shape=self.default_input, name=self.name)
         options.update(kwargs)
         return self.builder(**options)
 
-    def adapted(self, key):
+    def adapted(self, key: str) -> "Variant":
         """The variant with the adaptive module `ADAPTATIONS[key]`."""
         adaptation = ADAPTATIONS[key]
         return replace(self, name=self.name + adaptation.suffix,
@@ -113,14 +113,14 @@ _VARIANTS = {}
 _CONSTRUCTORS = {}
 
 
-def register(entry):
+def register(entry: Variant) -> Callable[..., keras.Model]:
     """Register one `Variant`; returns its constructor."""
     if entry.name in _VARIANTS:
         raise ValueError(f"vidzoo.zoo: model name {entry.name!r} is registered twice.")
     if entry.python_name in _CONSTRUCTORS:
         raise ValueError(f"vidzoo.zoo: Python name {entry.python_name!r} is used twice.")
 
-    def constructor(**kwargs):
+    def constructor(**kwargs) -> keras.Model:
         return entry.build(**kwargs)
 
     constructor.__name__ = constructor.__qualname__ = entry.python_name
@@ -131,7 +131,7 @@ def register(entry):
     return constructor
 
 
-def register_family(entries):
+def register_family(entries) -> None:
     """Register a family's variant table and the adaptive variants its rows name."""
     for entry in entries:
         register(entry)
@@ -139,12 +139,12 @@ def register_family(entries):
             register(entry.adapted(key))
 
 
-def list_models():
+def list_models() -> list:
     """Sorted registry names of every model in the zoo."""
     return sorted(_VARIANTS)
 
 
-def variant(name):
+def variant(name: str) -> Variant:
     """The `Variant` registered as `name`."""
     key = str(name).lower()
     if key not in _VARIANTS:
@@ -155,7 +155,7 @@ def variant(name):
     return _VARIANTS[key]
 
 
-def constructors():
+def constructors() -> dict:
     """Python name -> constructor of every registered model."""
     return dict(_CONSTRUCTORS)
 
