@@ -19,7 +19,7 @@ setup(
         "matplotlib",
         "numpy",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "jax"]},  # jax: the backend parity tests
     entry_points={"console_scripts": ["vidzoo=vidzoo.cli:run"]},
     classifiers=[
         "Programming Language :: Python :: 3.11",
