@@ -19,7 +19,14 @@ setup(
         "matplotlib",
         "numpy",
     ],
-    extras_require={"test": ["pytest", "jax"]},  # jax: the backend parity tests
+    package_data={"vidzoo.zoo": ["kinetics400_classes.txt"]},
+    extras_require={
+        # jax: the backend parity tests; torch, torchvision, pytorchvideo: the
+        # converters' references (torchvision 0.29's ops need this CUDA torch
+        # build; it runs on the CPU)
+        "test": ["pytest", "jax", "torch==2.14.1", "torchvision==0.29.1", "pytorchvideo==0.1.5"],
+        "convert": ["torch"],
+    },
     entry_points={"console_scripts": ["vidzoo=vidzoo.cli:run"]},
     classifiers=[
         "Programming Language :: Python :: 3.11",

@@ -27,6 +27,7 @@ from vidzoo.layers import (
     SimilarityGuidedSampling,
     TemporalClustering,
 )
+from vidzoo.zoo import presets
 from vidzoo.zoo.flops import all_layers
 
 POOLINGS = (None, "avg", "max")
@@ -133,11 +134,11 @@ def max_pool_torch(x, pool_size, strides, name):
 def check_application_args(model_name, include_top, weights, classes, pooling):
     """Validate the keras.applications arguments shared by every constructor."""
     if weights is not None and not (isinstance(weights, (str, os.PathLike))
-                                    and os.path.isfile(weights)):
+                                    and (os.path.isfile(weights) or presets.is_preset(weights))):
         raise ValueError(
-            f"{model_name}: `weights` must be None (random initialization) or the path to "
-            f"an existing weights file (named pretrained weights are not available yet); "
-            f"got {weights!r}."
+            f"{model_name}: `weights` must be None (random initialization), a preset "
+            f"directory (`vidzoo convert` writes them) or the path to an existing weights "
+            f"file; got {weights!r}."
         )
     if pooling not in POOLINGS:
         raise ValueError(
@@ -204,7 +205,9 @@ def finish_model(inputs, input_tensor, features, *, name, include_top, pooling, 
         x = features
     model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
     model = keras.Model(model_inputs, x, name=name)
-    if weights is not None:
+    if presets.is_preset(weights):
+        presets.load_into(model, weights)
+    elif weights is not None:
         model.load_weights(weights)
     return model
 
