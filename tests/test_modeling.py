@@ -22,3 +22,27 @@ def test_weight_decay_skips_batchnorm_and_biases():
     kernel = keras.Variable(np.ones(3, "float32"), name="kernel")
     optimizer.build([gamma, kernel])
     assert not optimizer._use_weight_decay(gamma) and optimizer._use_weight_decay(kernel)
+
+
+def test_init_from_a_preset_puts_its_weights_into_an_atfr_variant(tmp_path):
+    from vidzoo import zoo
+    from vidzoo.training.data import run_normalization
+    from vidzoo.training.modeling import build_initialized_model
+    from vidzoo.zoo import presets
+
+    donor = zoo.get_model("x3d_xs", classes=400, input_shape=(4, 32, 32, 3))
+    preprocessing = {"mean": [0.4, 0.4, 0.4], "std": [0.2, 0.2, 0.2], "frames": 4, "stride": 2,
+                     "resize": [40], "crop": 32}
+    preset = presets.save_preset(donor, str(tmp_path / "preset"), "x3d_xs",
+                                 {"classes": 400, "input_shape": [4, 32, 32, 3]},
+                                 {"source": "test", "preprocessing": preprocessing})
+    config = TrainConfig(model="x3d_xs_atfr", train="unused", run_dir="unused", frames=4,
+                         crop_size=32, init_from=preset)
+    model, copied = build_initialized_model(config, num_classes=5, resuming=False)
+    assert "res3_block1_a_conv" in copied and "logits" not in copied
+    assert not any("sgs" in name for name in copied)
+    np.testing.assert_array_equal(model.get_layer("res3_block1_a_conv").get_weights()[0],
+                                  donor.get_layer("res3_block1_a_conv").get_weights()[0])
+    assert run_normalization(preset) == ((0.4, 0.4, 0.4), (0.2, 0.2, 0.2))
+    assert config.clip_config().mean == (0.4, 0.4, 0.4)
+    assert run_normalization(None) == ((0.45, 0.45, 0.45), (0.225, 0.225, 0.225))

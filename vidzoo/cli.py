@@ -31,6 +31,8 @@ SUMMARIES = {
     "export": "SavedModel of --run_dir with a uint8-frames signature",
     "prepare": "convert --manifest into sharded TFRecords at --output",
     "check-videos": "list the files of a dataset that cannot be decoded, and why",
+    "convert": "a PyTorch zoo checkpoint -> a vidzoo preset (docs/weights.md)",
+    "predict": "top-k labels of video files with a preset (--weights), or a timeline",
 }
 
 
@@ -156,6 +158,36 @@ def add_check_videos_flags(parser):
     parser.add_argument("manifest", help="CSV manifest or folder of class folders")
 
 
+def add_convert_flags(parser):
+    add_flag(parser, "source", None, "torchvision, pytorchvideo, pyslowfast, tsm or mmaction2; "
+             "required", kind=str)
+    add_flag(parser, "model", None, "the source's model name (docs/weights.md); required",
+             kind=str)
+    add_flag(parser, "checkpoint", None, "the .pth / .pyth file; required", kind=str)
+    add_flag(parser, "output", None, "the preset directory to write; required", kind=str)
+    add_flag(parser, "classes", 400, "the checkpoint's class count", kind=at_least(1))
+    add_flag(parser, "class_names", None, "a text file with one class name per line "
+             "(default: Kinetics-400's for 400 classes)", kind=str)
+    add_flag(parser, "overwrite", False, "replace an existing --output")
+    add_flag(parser, "trust_checkpoint", False, "unpickle objects beyond tensors (only for "
+             "files you trust)")
+
+
+def add_predict_flags(parser):
+    parser.add_argument("videos", nargs="+", help="video files")
+    add_flag(parser, "weights", None, "a preset directory (vidzoo convert); required", kind=str)
+    add_flag(parser, "top_k", 5, "labels per prediction", kind=at_least(1))
+    add_flag(parser, "num_clips", 3, "uniform clips per video (or window)", kind=at_least(1))
+    add_flag(parser, "num_crops", 3, "spatial crops per clip", kind=int, choices=(1, 3))
+    add_flag(parser, "window", 0.0, "seconds per timeline window (0: the whole video)",
+             kind=float)
+    add_flag(parser, "stride", 0.0, "seconds between timeline windows (0: --window)",
+             kind=float)
+    add_flag(parser, "json", False, "print JSON instead of text")
+    add_flag(parser, "csv", None, "also write the predictions as CSV rows to this file",
+             kind=str)
+
+
 def demo(args):
     from vidzoo.demo import run_demo
 
@@ -249,6 +281,37 @@ def check_videos(args):
     return 1 if bad else 0
 
 
+def convert(args):
+    from vidzoo.convert import convert as run_convert
+
+    if not (args.source and args.model and args.checkpoint and args.output):
+        raise UsageError("convert needs --source, --model, --checkpoint and --output.")
+    names = None
+    if args.class_names:
+        with open(args.class_names, encoding="utf-8") as file:
+            names = [line.strip() for line in file if line.strip()]
+    try:
+        path = run_convert(args.source, args.model, args.checkpoint, args.output,
+                           classes=args.classes, class_names=names, overwrite=args.overwrite,
+                           trust_checkpoint=args.trust_checkpoint)
+    except FileExistsError as error:
+        raise ValueError(str(error)) from error
+    print(f"preset written to {path}")
+
+
+def predict(args):
+    from vidzoo import predict as predicting
+
+    if not args.weights:
+        raise UsageError("predict needs --weights, a preset directory (vidzoo convert).")
+    results = predicting.predict(args.videos, args.weights, args.top_k, args.num_clips,
+                                 args.num_crops, args.window or None, args.stride or None)
+    if args.csv:
+        predicting.write_timeline_csv(results, args.csv)
+    print(json.dumps(results, indent=2) if args.json else predicting.format_results(results))
+    return 1 if all("error" in result for result in results) else 0
+
+
 COMMANDS = {
     "demo": (add_demo_flags, demo),
     "train": (add_train_flags, train),
@@ -256,6 +319,8 @@ COMMANDS = {
     "export": (add_export_flags, export),
     "prepare": (add_prepare_flags, prepare),
     "check-videos": (add_check_videos_flags, check_videos),
+    "convert": (add_convert_flags, convert),
+    "predict": (add_predict_flags, predict),
 }
 
 

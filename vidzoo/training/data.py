@@ -15,9 +15,11 @@ import os
 
 import tensorflow as tf
 
+from vidzoo.tf_data.augment import KINETICS_MEAN, KINETICS_STD
 from vidzoo.tf_data import manifest as manifests
 from vidzoo.tf_data.pipeline import ClipConfig, video_dataset
 from vidzoo.tf_data.records import record_dataset
+from vidzoo.zoo import presets
 
 
 @dataclasses.dataclass
@@ -98,15 +100,28 @@ def dataset(source, mode, batch_size, config, seed=None, deterministic=False, ba
     return record_dataset(source.shards, mode, batch_size, config, **options)
 
 
-def clip_config(frames, stride, crop_size, num_clips=1, num_crops=1, flip=True):
+def clip_config(frames, stride, crop_size, num_clips=1, num_crops=1, flip=True,
+                normalization=None):
     """A `ClipConfig` whose scales follow the 224-crop convention (train
     short side jittered in [256, 320], evaluated at 256) scaled to `crop_size`;
-    `flip`: random horizontal flips in training."""
+    `flip`: random horizontal flips in training; `normalization`: (mean,
+    std), Kinetics' by default (`run_normalization`)."""
     scale = crop_size / 224
+    mean, std = normalization or run_normalization(None)
     return ClipConfig(clip_len=frames, stride=stride, crop_size=crop_size,
                       scale_range=(round(256 * scale), round(320 * scale)),
                       eval_scale=round(256 * scale), num_clips=num_clips, num_crops=num_crops,
-                      flip=flip)
+                      flip=flip, mean=tuple(mean), std=tuple(std))
+
+
+def run_normalization(init_from):
+    """(mean, std) of a run: its preset's when it starts from one (the
+    weights expect them; torchvision's differ from Kinetics' 0.45 / 0.225),
+    else Kinetics'."""
+    if init_from and presets.is_preset(init_from):
+        prep = presets.preprocessing(init_from)
+        return tuple(prep.mean), tuple(prep.std)
+    return KINETICS_MEAN, KINETICS_STD
 
 
 # ---------------------------------------------------------------------------

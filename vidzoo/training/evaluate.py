@@ -80,7 +80,7 @@ def _timed_forward(runner, clips, one_by_one, traced_shapes):
 
 def evaluate(model: keras.Model, source: datasets.Source, frames: int, stride: int,
              crop_size: int, num_clips: int = 10, num_crops: int = 3, batch_size: int = 8,
-             one_clip_per_pass: Optional[bool] = None) -> dict:
+             one_clip_per_pass: Optional[bool] = None, normalization=None) -> dict:
     """Multi-view evaluation of `model` on `source`; returns a dict.
 
     Args:
@@ -91,11 +91,13 @@ def evaluate(model: keras.Model, source: datasets.Source, frames: int, stride: i
       batch_size: videos per input batch.
       one_clip_per_pass: run each clip alone (default: only for adaptive
         models); True compares the clips/s of models on equal terms.
+      normalization: (mean, std) the model was trained with (Kinetics').
     """
     if num_clips < 1 or num_crops not in (1, 3):
         raise ValueError(f"evaluate: num_clips must be >= 1 and num_crops 1 or 3; got "
                          f"{num_clips} and {num_crops}.")
-    config = datasets.clip_config(frames, stride, crop_size, num_clips, num_crops)
+    config = datasets.clip_config(frames, stride, crop_size, num_clips, num_crops,
+                                  normalization=normalization)
     bad_videos = BadVideoLog()
     data = datasets.dataset(source, "eval", batch_size, config, bad_videos=bad_videos)
     adaptive = is_adaptive(model)
@@ -157,7 +159,8 @@ def evaluate_run(run_dir: str, data_path: str, num_clips: int = 10, num_crops: i
     model, config, classes = load_run(run_dir)
     source = datasets.load_source(data_path, classes, what="evaluate")
     result = evaluate(model, source, config["frames"], config["stride"], config["crop_size"],
-                      num_clips, num_crops, batch_size, one_clip_per_pass)
+                      num_clips, num_crops, batch_size, one_clip_per_pass,
+                      datasets.run_normalization(config.get("init_from")))
     result.update(model=config["model"], run_dir=run_dir, data=data_path)
     write_json(output or RunDir(run_dir).path(EVALUATION), result)
     return result

@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras.export import ExportArchive
 
 from vidzoo.tf_data import augment
-from vidzoo.training.data import clip_config
+from vidzoo.training.data import clip_config, run_normalization
 from vidzoo.training.run_dir import SAVED_MODEL, RunDir, load_run
 from vidzoo.zoo.accounting import inference_model
 
@@ -63,7 +63,8 @@ def export_saved_model(model: keras.Model, path: str, crop_size: int, eval_scale
 def export_run(run_dir: str, output: Optional[str] = None) -> str:
     """Export a `vidzoo train` run (default: to its saved_model/); returns the path."""
     model, config, _ = load_run(run_dir)
-    clips = clip_config(config["frames"], config["stride"], config["crop_size"])
+    clips = clip_config(config["frames"], config["stride"], config["crop_size"],
+                        normalization=run_normalization(config.get("init_from")))
     output = output or RunDir(run_dir).path(SAVED_MODEL)
     return export_saved_model(model, output, clips.crop_size, clips.eval_scale,
                               clips.mean, clips.std)

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from vidzoo import zoo
+from vidzoo.zoo import presets
 from vidzoo.training.run_dir import MODEL, RunDir
 
 
@@ -38,14 +39,19 @@ def build_initialized_model(config, num_classes, resuming):
 
 
 def transfer_weights(model, source):
-    """Copy weights from `source` (a run directory or a .keras file) into the
-    layers of `model` with the same name and weight shapes, e.g. a baseline
-    into its ATFR variant (whose SGS layer is new). Returns the names copied."""
-    path = RunDir(source).path(MODEL) if os.path.isdir(source) else source
-    if not os.path.isfile(path):
-        raise ValueError(f"train: init_from {source!r} is neither a run directory with "
-                         "model.keras nor a .keras file.")
-    donor = {layer.name: layer for layer in keras.saving.load_model(path).layers}
+    """Copy weights from `source` (a preset, a run directory or a .keras file)
+    into the layers of `model` with the same name and weight shapes, e.g. a
+    converted network or a baseline into its ATFR variant (whose SGS layer is
+    new). Returns the names copied."""
+    if presets.is_preset(source):
+        donor_model = zoo.load_preset(source, input_shape=tuple(model.inputs[0].shape[1:]))
+    else:
+        path = RunDir(source).path(MODEL) if os.path.isdir(source) else source
+        if not os.path.isfile(path):
+            raise ValueError(f"train: init_from {source!r} is neither a preset, a run "
+                             "directory with model.keras nor a .keras file.")
+        donor_model = keras.saving.load_model(path)
+    donor = {layer.name: layer for layer in donor_model.layers}
     copied = []
     for layer in model.layers:
         weights = donor[layer.name].get_weights() if layer.name in donor else None
@@ -54,7 +60,7 @@ def transfer_weights(model, source):
             layer.set_weights(weights)
             copied.append(layer.name)
     if not copied:
-        raise ValueError(f"train: no layer of {path} matches {model.name} by name and shape.")
+        raise ValueError(f"train: no layer of {source} matches {model.name} by name and shape.")
     return copied
 
 

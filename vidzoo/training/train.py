@@ -90,7 +90,8 @@ class TrainConfig:
                                   "GFLOPs are logged each epoch")
     precise_bn_batches: int = setting(0, "at each epoch end, set BatchNorm statistics to their "
                                       "average over this many training batches (0: off)")
-    init_from: str = setting(None, "start from the weights of this run directory or .keras "
+    init_from: str = setting(None, "start from the weights of this preset (vidzoo convert), "
+                             "run directory or .keras "
                              "file (layers matched by name and shape)")
     sfc_split: str = setting(None, "train only Selective Feature Compression, inserted at this "
                              "stage (e.g. res3) of the frozen --init_from model")
@@ -105,7 +106,8 @@ class TrainConfig:
 
     def clip_config(self):
         """The tf_data ClipConfig of this run's clips (one centre view in eval mode)."""
-        return datasets.clip_config(self.frames, self.stride, self.crop_size, flip=self.flip)
+        return datasets.clip_config(self.frames, self.stride, self.crop_size, flip=self.flip,
+                                    normalization=datasets.run_normalization(self.init_from))
 
     def check(self):
         """Raise a ValueError naming each bad field."""
