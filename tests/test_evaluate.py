@@ -123,3 +123,33 @@ def test_bad_run_or_data_give_clear_errors(evaluated, tmp_path):
         evaluate_run(str(root / "run"), str(tmp_path / "nothing.csv"))
     with pytest.raises(ValueError, match="num_crops 1 or 3; got 1 and 2"):
         evaluate_run(str(root / "run"), data["val"], num_clips=1, num_crops=2)
+
+
+def test_a_preset_is_evaluated_with_its_own_preprocessing_and_class_names(tmp_path):
+    from vidzoo import zoo
+    from vidzoo.tf_data.video_io import encode_video
+    from vidzoo.training.evaluate import evaluate_preset
+    from vidzoo.zoo import presets
+
+    names = ["left", "right", "up"]
+    model = zoo.get_model("r3d_18", classes=3, input_shape=(4, 32, 32, 3))
+    preprocessing = {"mean": [0.4, 0.4, 0.4], "std": [0.2, 0.2, 0.2], "frames": 4,
+                     "stride": 2, "resize": [36], "crop": 32}
+    preset = presets.save_preset(model, str(tmp_path / "preset"), "r3d_18",
+                                 {"classes": 3, "input_shape": [4, 32, 32, 3]},
+                                 {"source": "test", "preprocessing": preprocessing,
+                                  "class_names": names})
+    rng = np.random.default_rng(0)
+    for name in ("right", "up"):  # a subset of the preset's classes, in folders
+        (tmp_path / "data" / name).mkdir(parents=True)
+        encode_video(str(tmp_path / "data" / name / "a.mp4"),
+                     rng.integers(0, 255, (16, 40, 48, 3), dtype=np.uint8))
+    result = evaluate_preset(preset, str(tmp_path / "data"), num_clips=2, num_crops=1,
+                             output=str(tmp_path / "result.json"))
+    assert result["videos"] == 2 and result["views_per_video"] == 2
+    assert (tmp_path / "result.json").exists() and result["preset"] == preset
+    with pytest.raises(ValueError, match="not a known class name"):
+        (tmp_path / "data" / "sideways").mkdir()
+        encode_video(str(tmp_path / "data" / "sideways" / "b.mp4"),
+                     rng.integers(0, 255, (16, 40, 48, 3), dtype=np.uint8))
+        evaluate_preset(preset, str(tmp_path / "data"), num_clips=1, num_crops=1)

@@ -96,3 +96,22 @@ def test_serving_signature_takes_uint8_frames_of_any_size(exported):
 def test_export_of_a_missing_run_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not a finished training run"):
         export_run(str(tmp_path / "nothing"))
+
+
+def test_a_preset_exports_with_its_own_preprocessing(tmp_path):
+    from vidzoo import zoo
+    from vidzoo.training.export import export_preset, preprocess
+    from vidzoo.zoo import presets
+
+    model = zoo.get_model("r3d_18", classes=3, input_shape=(4, 32, 32, 3))
+    preprocessing = {"mean": [0.43216, 0.394666, 0.37645], "std": [0.22803, 0.22145, 0.216989],
+                     "frames": 4, "stride": 1, "resize": [36, 48], "crop": 32}
+    preset = presets.save_preset(model, str(tmp_path / "preset"), "r3d_18",
+                                 {"classes": 3, "input_shape": [4, 32, 32, 3]},
+                                 {"source": "test", "preprocessing": preprocessing})
+    path = export_preset(preset, str(tmp_path / "saved"))
+    frames = np.random.default_rng(0).integers(0, 255, (2, 4, 40, 52, 3), dtype=np.uint8)
+    loaded = tf.saved_model.load(path)
+    served = loaded.serve(tf.constant(frames))["predictions"].numpy()
+    clips = preprocess(tf.constant(frames), 32, 36, preprocessing["mean"], preprocessing["std"])
+    np.testing.assert_allclose(served, np.asarray(model(clips)), atol=1e-5)

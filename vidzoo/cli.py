@@ -132,7 +132,9 @@ def add_demo_flags(parser):
 
 
 def add_evaluate_flags(parser):
-    add_flag(parser, "run_dir", None, "the training run to evaluate; required", kind=str)
+    add_flag(parser, "run_dir", None, "the training run to evaluate (or --weights)", kind=str)
+    add_flag(parser, "weights", None, "a preset to evaluate with its own preprocessing "
+             "(vidzoo convert)", kind=str)
     add_flag(parser, "data", None, "the dataset to evaluate on; required", kind=str)
     add_flag(parser, "num_clips", 10, "uniform clips per video", kind=at_least(1))
     add_flag(parser, "num_crops", 3, "spatial crops per clip", kind=int, choices=(1, 3))
@@ -141,8 +143,11 @@ def add_evaluate_flags(parser):
 
 
 def add_export_flags(parser):
-    add_flag(parser, "run_dir", None, "the training run to export; required", kind=str)
-    add_flag(parser, "output", None, "SavedModel folder (default RUN_DIR/saved_model)", kind=str)
+    add_flag(parser, "run_dir", None, "the training run to export (or --weights)", kind=str)
+    add_flag(parser, "weights", None, "a preset to export with its own preprocessing",
+             kind=str)
+    add_flag(parser, "output", None, "SavedModel folder (default RUN_DIR/saved_model; "
+             "required with --weights)", kind=str)
 
 
 def add_prepare_flags(parser):
@@ -222,20 +227,29 @@ def train(args):
 
 
 def evaluate(args):
-    from vidzoo.training.evaluate import evaluate_run
+    from vidzoo.training.evaluate import evaluate_preset, evaluate_run
 
-    if not args.run_dir or not args.data:
-        raise UsageError("evaluate needs --run_dir and --data.")
-    result = evaluate_run(args.run_dir, args.data, args.num_clips, args.num_crops,
-                          args.batch_size, args.output)
+    if bool(args.run_dir) == bool(args.weights) or not args.data:
+        raise UsageError("evaluate needs --data and one of --run_dir or --weights.")
+    if args.weights:
+        result = evaluate_preset(args.weights, args.data, args.num_clips, args.num_crops,
+                                 args.batch_size, args.output)
+    else:
+        result = evaluate_run(args.run_dir, args.data, args.num_clips, args.num_crops,
+                              args.batch_size, args.output)
     print(json.dumps(result, indent=2))
 
 
 def export(args):
-    from vidzoo.training.export import export_run
+    from vidzoo.training.export import export_preset, export_run
 
+    if args.weights:
+        if args.run_dir or not args.output:
+            raise UsageError("export --weights needs --output (and no --run_dir).")
+        print(f"SavedModel written to {export_preset(args.weights, args.output)}")
+        return
     if not args.run_dir:
-        raise UsageError("export needs --run_dir.")
+        raise UsageError("export needs --run_dir (or --weights).")
     print(f"SavedModel written to {export_run(args.run_dir, args.output)}")
 
 

@@ -52,5 +52,5 @@ MODELS = {
 SOURCE = Source(
     name="mmaction2", title="MMAction2 (.pth, state_dict, backbone. / cls_head.)",
     models=MODELS, name_map=name_map,
-    published="https://download.openmmlab.com/mmaction/ (the model zoo pages of "
-              "configs/recognition/tsm and configs/recognition/slowonly)")
+    published="linked from MMAction2's configs/recognition/tsm/README.md and "
+              "configs/recognition/slowonly/README.md (download.openmmlab.com)")

@@ -70,6 +70,6 @@ MODELS = {
 SOURCE = Source(
     name="pyslowfast", title="PySlowFast (.pyth, model_state)", models=MODELS,
     name_map=name_map,
-    published="PySlowFast's MODEL_ZOO.md: https://dl.fbaipublicfiles.com/pyslowfast/model_zoo/"
-              " (kinetics400/SLOWFAST_8x8_R50.pkl is Caffe2; the .pyth files: x3d_models/"
-              "x3d_s.pyth, x3d_m.pyth, x3d_l.pyth, ...); the ATFR authors' SGS checkpoints")
+    published="linked from PySlowFast's MODEL_ZOO.md and projects/x3d/README.md (the .pyth "
+              "files; its older Caffe2 .pkl checkpoints are another format, not read here); "
+              "checkpoints written by PySlowFast-based code such as the ATFR authors'")

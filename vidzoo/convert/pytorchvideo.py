@@ -71,15 +71,16 @@ def name_map(state, model):
     return name
 
 
-def _clips(frames, stride, side, crop=None):
-    return preprocessing(MEAN, STD, frames=frames, stride=stride, resize=(side,), crop=crop or side)
+def _clips(frames, stride, side):
+    """PySlowFast's testing: the short side to the crop size, then crops."""
+    return preprocessing(MEAN, STD, frames=frames, stride=stride, resize=(side,), crop=side)
 
 
 MODELS = {
     "x3d_xs": SourceModel("x3d_xs", _clips(4, 12, 182)),
     "x3d_s": SourceModel("x3d_s", _clips(13, 6, 182)),
     "x3d_m": SourceModel("x3d_m", _clips(16, 5, 256)),
-    "x3d_l": SourceModel("x3d_l", _clips(16, 5, 356, 312)),
+    "x3d_l": SourceModel("x3d_l", _clips(16, 5, 312)),
     "slow_r50": SourceModel("slow_r50", _clips(8, 8, 256)),
     "slowfast_r50": SourceModel("slowfast_r50_8x8", _clips(32, 2, 256)),
     "i3d_r50": SourceModel("i3d_r50", _clips(8, 8, 256)),

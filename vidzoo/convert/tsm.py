@@ -55,5 +55,5 @@ MODELS = {"tsm_r50": SourceModel("tsm_r50", SEGMENTS8)}
 SOURCE = Source(
     name="tsm", title="temporal-shift-module (.pth, state_dict, module.base_model.)",
     models=MODELS, name_map=name_map,
-    published="https://hanlab18.mit.edu/projects/tsm/models/ (TSM_kinetics_RGB_resnet50_"
-              "shift8_blockres_avg_segment8_e50.pth; the repository's README)")
+    published="linked from the temporal-shift-module README (TSM_kinetics_RGB_resnet50_"
+              "shift8_blockres_avg_segment8_e50.pth)")

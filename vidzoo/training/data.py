@@ -101,17 +101,18 @@ def dataset(source, mode, batch_size, config, seed=None, deterministic=False, ba
 
 
 def clip_config(frames, stride, crop_size, num_clips=1, num_crops=1, flip=True,
-                normalization=None):
+                normalization=None, eval_scale=None):
     """A `ClipConfig` whose scales follow the 224-crop convention (train
     short side jittered in [256, 320], evaluated at 256) scaled to `crop_size`;
     `flip`: random horizontal flips in training; `normalization`: (mean,
-    std), Kinetics' by default (`run_normalization`)."""
+    std), Kinetics' by default (`run_normalization`); `eval_scale`: a
+    preset's own short side instead of the convention's."""
     scale = crop_size / 224
     mean, std = normalization or run_normalization(None)
     return ClipConfig(clip_len=frames, stride=stride, crop_size=crop_size,
                       scale_range=(round(256 * scale), round(320 * scale)),
-                      eval_scale=round(256 * scale), num_clips=num_clips, num_crops=num_crops,
-                      flip=flip, mean=tuple(mean), std=tuple(std))
+                      eval_scale=eval_scale or round(256 * scale), num_clips=num_clips,
+                      num_crops=num_crops, flip=flip, mean=tuple(mean), std=tuple(std))
 
 
 def run_normalization(init_from):

@@ -23,6 +23,7 @@ import numpy as np
 from vidzoo.tf_data.decode import BadVideoLog
 from vidzoo.training import data as datasets
 from vidzoo.training.run_dir import EVALUATION, RunDir, load_run, write_json
+from vidzoo.zoo import presets
 from vidzoo.zoo.accounting import (
     flops_per_clip,
     inference_model,
@@ -80,7 +81,8 @@ def _timed_forward(runner, clips, one_by_one, traced_shapes):
 
 def evaluate(model: keras.Model, source: datasets.Source, frames: int, stride: int,
              crop_size: int, num_clips: int = 10, num_crops: int = 3, batch_size: int = 8,
-             one_clip_per_pass: Optional[bool] = None, normalization=None) -> dict:
+             one_clip_per_pass: Optional[bool] = None, normalization=None,
+             eval_scale: Optional[int] = None) -> dict:
     """Multi-view evaluation of `model` on `source`; returns a dict.
 
     Args:
@@ -92,12 +94,13 @@ def evaluate(model: keras.Model, source: datasets.Source, frames: int, stride: i
       one_clip_per_pass: run each clip alone (default: only for adaptive
         models); True compares the clips/s of models on equal terms.
       normalization: (mean, std) the model was trained with (Kinetics').
+      eval_scale: the short side before cropping (default: 256/224 of the crop).
     """
     if num_clips < 1 or num_crops not in (1, 3):
         raise ValueError(f"evaluate: num_clips must be >= 1 and num_crops 1 or 3; got "
                          f"{num_clips} and {num_crops}.")
     config = datasets.clip_config(frames, stride, crop_size, num_clips, num_crops,
-                                  normalization=normalization)
+                                  normalization=normalization, eval_scale=eval_scale)
     bad_videos = BadVideoLog()
     data = datasets.dataset(source, "eval", batch_size, config, bad_videos=bad_videos)
     adaptive = is_adaptive(model)
@@ -163,4 +166,26 @@ def evaluate_run(run_dir: str, data_path: str, num_clips: int = 10, num_crops: i
                       datasets.run_normalization(config.get("init_from")))
     result.update(model=config["model"], run_dir=run_dir, data=data_path)
     write_json(output or RunDir(run_dir).path(EVALUATION), result)
+    return result
+
+
+def evaluate_preset(preset: str, data_path: str, num_clips: int = 10, num_crops: int = 3,
+                    batch_size: int = 8, output: Optional[str] = None) -> dict:
+    """Evaluate a preset (`vidzoo convert`) on `data_path` with the clips,
+    resize, crop and normalization its weights expect; labels are matched to
+    the preset's class names. Writes `output` if given; returns the dict."""
+    prep = presets.preprocessing(preset)
+    if prep.stride == 0:
+        raise ValueError(f"evaluate: preset {preset!r} samples frames TSN-style (one per "
+                         "segment), which the evaluation pipeline does not; use `vidzoo "
+                         "predict` for it.")
+    names = presets.class_names(preset)
+    source = datasets.load_source(data_path, names, what="evaluate")
+    model = presets.load_preset(preset)
+    result = evaluate(model, source, prep.frames, prep.stride, prep.crop, num_clips, num_crops,
+                      batch_size, normalization=(prep.mean, prep.std),
+                      eval_scale=prep.eval_scale)
+    result.update(preset=preset, data=data_path)
+    if output:
+        write_json(output, result)
     return result

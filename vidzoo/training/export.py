@@ -22,6 +22,7 @@ from keras.export import ExportArchive
 from vidzoo.tf_data import augment
 from vidzoo.training.data import clip_config, run_normalization
 from vidzoo.training.run_dir import SAVED_MODEL, RunDir, load_run
+from vidzoo.zoo import presets
 from vidzoo.zoo.accounting import inference_model
 
 
@@ -68,3 +69,11 @@ def export_run(run_dir: str, output: Optional[str] = None) -> str:
     output = output or RunDir(run_dir).path(SAVED_MODEL)
     return export_saved_model(model, output, clips.crop_size, clips.eval_scale,
                               clips.mean, clips.std)
+
+
+def export_preset(preset: str, output: str) -> str:
+    """Export a preset (`vidzoo convert`) as a SavedModel that takes uint8
+    frames and applies the preset's resize, crop and normalization."""
+    prep = presets.preprocessing(preset)
+    return export_saved_model(presets.load_preset(preset), output, prep.crop, prep.eval_scale,
+                              tuple(prep.mean), tuple(prep.std))
