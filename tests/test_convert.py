@@ -15,20 +15,19 @@ import os
 
 import numpy as np
 import pytest
+import torch  # the test extras install the references (setup.py)
+import torchvision
+from pytorchvideo.models import hub
 
-torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
-from pytorchvideo.models import hub  # noqa: E402
-
-import converter_checks as checks  # noqa: E402
-from vidzoo import zoo  # noqa: E402
-from vidzoo.convert import (  # noqa: E402
+import converter_checks as checks
+from vidzoo import zoo
+from vidzoo.convert import (
     CheckpointError,
     CheckpointMismatchError,
     convert,
     read_checkpoint,
 )
-from vidzoo.zoo import presets  # noqa: E402
+from vidzoo.zoo import presets
 
 VIDEO_RESNET = {"stem": "stem", "res2": "layer1", "res3": "layer2", "res4": "layer3",
                 "res5": "layer4"}

@@ -8,16 +8,15 @@ import sys
 
 import numpy as np
 import pytest
+import torch  # the test extras install the references (setup.py)
+import torchvision
 
-torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
-
-import converter_checks as checks  # noqa: E402
-from vidzoo import predict, zoo  # noqa: E402
-from vidzoo.convert import convert_state  # noqa: E402
-from vidzoo.convert.checkpoint import state_dict_of  # noqa: E402
-from vidzoo.tf_data.video_io import encode_video  # noqa: E402
-from vidzoo.zoo import presets  # noqa: E402
+import converter_checks as checks
+from vidzoo import predict, zoo
+from vidzoo.convert import convert_state
+from vidzoo.convert.checkpoint import state_dict_of
+from vidzoo.tf_data.video_io import encode_video
+from vidzoo.zoo import presets
 
 PREPROCESSING = {"mean": [0.45, 0.45, 0.45], "std": [0.225, 0.225, 0.225], "frames": 4,
                  "stride": 2, "resize": [40], "crop": 32}

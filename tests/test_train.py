@@ -256,7 +256,7 @@ def test_init_from_copies_matching_layers_into_a_new_model(run, data):
         for mine, theirs in zip(model.get_layer(name).get_weights(),
                                 donor.get_layer(name).get_weights()):
             np.testing.assert_array_equal(mine, theirs)
-    with pytest.raises(ValueError, match="neither a run directory"):
+    with pytest.raises(ValueError, match="neither a preset, a run directory"):
         transfer_weights(model, str(run_dir / "nothing"))
 
 

@@ -74,7 +74,10 @@ def kinetics400_classes() -> List[str]:
 
 
 def is_preset(path) -> bool:
-    return isinstance(path, (str, os.PathLike)) and os.path.isfile(os.path.join(path, CONFIG))
+    """A directory with config.json and metadata.json (a training run's
+    directory has a config.json too, but no metadata.json)."""
+    return isinstance(path, (str, os.PathLike)) and all(
+        os.path.isfile(os.path.join(path, name)) for name in (CONFIG, METADATA))
 
 
 def save_preset(model: keras.Model, directory: str, model_name: str, arguments: Dict[str, Any],
@@ -92,11 +95,10 @@ def read_preset(directory: str):
     """(config, metadata) of the preset at `directory`, with a clear error
     for a directory that is not one."""
     if not is_preset(directory):
-        raise ValueError(f"{directory!r} is not a vidzoo preset (no {CONFIG}); make one with "
-                         "`vidzoo convert`.")
-    for name in (WEIGHTS, METADATA):
-        if not os.path.isfile(os.path.join(directory, name)):
-            raise ValueError(f"preset {directory!r} has no {name}.")
+        raise ValueError(f"{directory!r} is not a vidzoo preset (it needs {CONFIG} and "
+                         f"{METADATA}); make one with `vidzoo convert`.")
+    if not os.path.isfile(os.path.join(directory, WEIGHTS)):
+        raise ValueError(f"preset {directory!r} has no {WEIGHTS}.")
     with open(os.path.join(directory, CONFIG), encoding="utf-8") as file:
         config = json.load(file)
     with open(os.path.join(directory, METADATA), encoding="utf-8") as file:
