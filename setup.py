@@ -23,9 +23,12 @@ setup(
     extras_require={
         # jax: the backend parity tests; torch, torchvision, pytorchvideo: the
         # converters' references (torchvision 0.29's ops need this CUDA torch
-        # build; it runs on the CPU)
-        "test": ["pytest", "jax", "torch==2.14.1", "torchvision==0.29.1", "pytorchvideo==0.1.5"],
+        # build; it runs on the CPU); tf2onnx, onnxruntime, ai-edge-litert: the
+        # ONNX / TFLite exports and their runtimes
+        "test": ["pytest", "jax", "torch==2.14.1", "torchvision==0.29.1", "pytorchvideo==0.1.5",
+                 "tf2onnx==1.17.0", "onnxruntime", "ai-edge-litert"],
         "convert": ["torch"],
+        "export": ["tf2onnx==1.17.0", "onnxruntime", "ai-edge-litert"],
     },
     entry_points={"console_scripts": ["vidzoo=vidzoo.cli:run"]},
     classifiers=[

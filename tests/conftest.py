@@ -17,3 +17,15 @@ import pytest  # noqa: E402
 def _seed():
     """Reproducible layer initializers in every test."""
     keras.utils.set_random_seed(1234)
+
+
+@pytest.fixture(scope="session")
+def atfr_run(tmp_path_factory):
+    """(root, data) of one tiny deterministic x3d_xs_atfr run (1 epoch) at
+    root/"run", shared read-only by the evaluate and export tests."""
+    from training_checks import tiny_dataset, tiny_run
+
+    root = tmp_path_factory.mktemp("atfr_run")
+    data = tiny_dataset(root / "data")
+    tiny_run(data, root / "run", epochs=1, deterministic=True)
+    return root, data

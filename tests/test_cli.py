@@ -12,30 +12,39 @@ def run_cli(*args):
     )
 
 
-def test_unknown_command_and_bad_flags_fail_clearly(tmp_path):
-    result = run_cli("trian")
+def main_cli(capsys, *args):
+    """`vidzoo ARGS` in this process: (exit status, stderr)."""
+    from vidzoo.cli import main
+
+    try:
+        status = main(list(args))
+    except SystemExit as exit:  # argparse's own errors
+        status = exit.code
+    return status, capsys.readouterr().err
+
+
+def test_unknown_command_and_bad_flags_fail_clearly(tmp_path, capsys):
+    result = run_cli("trian")  # the console script itself, once
     assert result.returncode != 0 and "unknown command 'trian'; did you mean train?" in result.stderr
-    result = run_cli("train", "--epoch=3")
-    assert result.returncode != 0 and "unknown flag --epoch; did you mean --epochs?" in result.stderr
-    result = run_cli("demo", "--epochs=0")
-    assert result.returncode != 0 and "epochs" in result.stderr
-    result = run_cli("train", "--strategy=tpu")
-    assert result.returncode != 0 and "strategy" in result.stderr
-    result = run_cli("train", "--model=x3d_xs")
-    assert result.returncode != 0 and "train needs --model, --train and --run_dir" in result.stderr
-    result = run_cli("train", "--model=resnet_999", f"--train={tmp_path}",
-                     f"--run_dir={tmp_path}/run")
-    assert result.returncode != 0 and "not in the zoo" in result.stderr
-    result = run_cli("train", "--model=x3d_xs", f"--train={tmp_path}/missing.csv",
-                     f"--run_dir={tmp_path}/run")
-    assert result.returncode != 0 and "missing.csv does not exist" in result.stderr
-    result = run_cli("train", "--model=x3d_xs", f"--train={tmp_path}/x.csv",
-                     f"--run_dir={tmp_path}/run", "--model_option=sgs")
-    assert result.returncode != 0 and "expects KEY=VALUE" in result.stderr
-    result = run_cli("evaluate", f"--run_dir={tmp_path}/nothing", f"--data={tmp_path}")
-    assert result.returncode != 0 and "not a finished training run" in result.stderr
-    result = run_cli("export")
-    assert result.returncode != 0 and "export needs --run_dir" in result.stderr
+    cases = [
+        (["train", "--epoch=3"], "unknown flag --epoch; did you mean --epochs?"),
+        (["demo", "--epochs=0"], "epochs"),
+        (["train", "--strategy=tpu"], "strategy"),
+        (["train", "--model=x3d_xs"], "train needs --model, --train and --run_dir"),
+        (["train", "--model=resnet_999", f"--train={tmp_path}", f"--run_dir={tmp_path}/run"],
+         "not in the zoo"),
+        (["train", "--model=x3d_xs", f"--train={tmp_path}/missing.csv",
+          f"--run_dir={tmp_path}/run"], "missing.csv does not exist"),
+        (["train", "--model=x3d_xs", f"--train={tmp_path}/x.csv", f"--run_dir={tmp_path}/run",
+          "--model_option=sgs"], "expects KEY=VALUE"),
+        (["evaluate", f"--run_dir={tmp_path}/nothing", f"--data={tmp_path}"],
+         "not a finished training run"),
+        (["export"], "export needs --run_dir"),
+        (["export", "--run_dir=x", "--format=coreml"], "invalid choice: 'coreml'"),
+    ]
+    for args, message in cases:
+        status, stderr = main_cli(capsys, *args)
+        assert status != 0 and message in stderr, (args, stderr)
 
 
 def test_help_lists_the_commands_and_each_commands_flags_with_defaults():

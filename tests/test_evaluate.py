@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from training_checks import tiny_dataset, tiny_run
 from vidzoo.training.evaluate import (
     _timed_forward,
     evaluate_run,
@@ -40,10 +39,8 @@ def test_mean_class_accuracy_weighs_classes_equally():
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval")
-    data = tiny_dataset(root / "data")
-    tiny_run(data, root / "run", epochs=1, deterministic=True)
+def evaluated(atfr_run):
+    root, data = atfr_run
     result = evaluate_run(str(root / "run"), data["val"], num_clips=2, num_crops=3)
     return root, data, result
 

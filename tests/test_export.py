@@ -1,22 +1,20 @@
-"""vidzoo.training.export: SavedModel with a uint8 serving signature, ATFR included."""
+"""vidzoo.training.export: SavedModel with a uint8 serving signature, ONNX and TFLite, ATFR included."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import keras
 
-from training_checks import tiny_dataset, tiny_run
 from vidzoo.training.run_dir import load_run
 from vidzoo.training.export import export_run, preprocess
 from vidzoo.zoo.accounting import with_adaptive_outputs
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    data = tiny_dataset(root / "data")
-    tiny_run(data, root / "run", epochs=1, deterministic=True)  # B' per clip depends on the run
-    return root, export_run(str(root / "run"), str(root / "saved_model"))
+def exported(atfr_run, tmp_path_factory):
+    root, _ = atfr_run  # trained deterministically: B' per clip depends on the run
+    return root, export_run(str(root / "run"), str(tmp_path_factory.mktemp("export") /
+                                                   "saved_model"))
 
 
 def _still_and_varied_frames():
@@ -115,3 +113,82 @@ def test_a_preset_exports_with_its_own_preprocessing(tmp_path):
     served = loaded.serve(tf.constant(frames))["predictions"].numpy()
     clips = preprocess(tf.constant(frames), 32, 36, preprocessing["mean"], preprocessing["std"])
     np.testing.assert_allclose(served, np.asarray(model(clips)), atol=1e-5)
+
+
+def _clips_of(root, frames):
+    """The normalized float32 clips an ONNX / TFLite export takes."""
+    return preprocess(tf.constant(frames), crop_size=32, eval_scale=37).numpy()
+
+
+def _run_onnx(path, clip):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path)
+    names = [output.name for output in session.get_outputs()]
+    return dict(zip(names, session.run(None, {session.get_inputs()[0].name: clip})))
+
+
+def _run_tflite(path, clip):
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=path).get_signature_runner()(clips=clip)
+
+
+@pytest.mark.parametrize("export_format, runtime", [("onnx", _run_onnx), ("tflite", _run_tflite)])
+def test_onnx_and_tflite_exports_give_keras_outputs_and_b_prime(exported, tmp_path,
+                                                                export_format, runtime):
+    """The ATFR run (SGS's data-dependent length included) in onnxruntime and
+    LiteRT, clip by clip (batch 1), against the Keras model."""
+    import json
+
+    root, _ = exported
+    path = export_run(str(root / "run"), str(tmp_path / export_format), format=export_format)
+    with open(f"{path}/preprocessing.json") as file:
+        record = json.load(file)
+    assert record["input_shape"] == [1, 4, 32, 32, 3] and record["outputs"] == ["predictions",
+                                                                                "sgs"]
+    assert record["crop_size"] == 32 and record["short_side"] == 37
+    frames = _two_redundancies(root)
+    reference = _keras_reference(root, frames)
+    clips = _clips_of(root, frames)
+    for index in range(len(frames)):
+        outputs = runtime(f"{path}/{record['file']}", clips[index:index + 1])
+        np.testing.assert_allclose(outputs["predictions"], reference["predictions"][index:index + 1],
+                                   atol=1e-4)
+        np.testing.assert_array_equal(outputs["sgs"], reference["sgs"][index:index + 1])
+
+
+def _pooling_model(pool):
+    inputs = keras.Input((4, 16, 16, 3))
+    x = keras.layers.Conv3D(4, 3, padding="same", name="conv")(inputs)
+    x = pool(x)
+    outputs = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling3D()(x))
+    return keras.Model(inputs, outputs, name="pooled")
+
+
+def test_tflite_replaces_max_pooling_3d_and_names_ops_without_a_builtin(tmp_path):
+    from vidzoo.training.export import ExportError, export_model
+
+    clip = np.random.default_rng(0).normal(size=(1, 4, 16, 16, 3)).astype("float32")
+    model = _pooling_model(keras.layers.MaxPooling3D((3, 3, 3), (2, 2, 2), padding="same"))
+    path = export_model(model, str(tmp_path / "max"), "tflite", crop_size=16, eval_scale=16)
+    outputs = _run_tflite(f"{path}/model.tflite", clip)
+    np.testing.assert_allclose(outputs["predictions"], np.asarray(model(clip)), atol=1e-5)
+    average = _pooling_model(keras.layers.AveragePooling3D((2, 2, 2)))
+    with pytest.raises(ExportError, match="AvgPool3D.*select_tf_ops"):
+        export_model(average, str(tmp_path / "avg"), "tflite", crop_size=16, eval_scale=16)
+    export_model(average, str(tmp_path / "avg"), "tflite", crop_size=16, eval_scale=16,
+                 select_tf_ops=True)  # written; it needs the Flex delegate to run
+    assert (tmp_path / "avg" / "model.tflite").stat().st_size > 0
+
+
+def test_export_format_and_frames_are_checked(tmp_path):
+    from vidzoo.training.export import ExportError, export_model
+
+    model = _pooling_model(keras.layers.MaxPooling3D(2))
+    with pytest.raises(ValueError, match="format must be one of"):
+        export_model(model, str(tmp_path / "x"), "coreml", crop_size=16, eval_scale=16)
+    inputs = keras.Input((None, 16, 16, 3))
+    any_length = keras.Model(inputs, keras.layers.GlobalAveragePooling3D()(inputs))
+    with pytest.raises(ExportError, match="fixed number of frames"):
+        export_model(any_length, str(tmp_path / "y"), "onnx", crop_size=16, eval_scale=16)

@@ -28,7 +28,7 @@ SUMMARIES = {
             "variant, evaluate both, print the comparison, plot, export",
     "train": "train --model on --train (and --val) into --run_dir; rerun to resume",
     "evaluate": "multi-view evaluation of --run_dir on --data (JSON result)",
-    "export": "SavedModel of --run_dir with a uint8-frames signature",
+    "export": "--run_dir or a preset as a SavedModel (uint8 frames in), ONNX or TFLite",
     "prepare": "convert --manifest into sharded TFRecords at --output",
     "check-videos": "list the files of a dataset that cannot be decoded, and why",
     "convert": "a PyTorch zoo checkpoint -> a vidzoo preset (docs/weights.md)",
@@ -146,8 +146,14 @@ def add_export_flags(parser):
     add_flag(parser, "run_dir", None, "the training run to export (or --weights)", kind=str)
     add_flag(parser, "weights", None, "a preset to export with its own preprocessing",
              kind=str)
-    add_flag(parser, "output", None, "SavedModel folder (default RUN_DIR/saved_model; "
-             "required with --weights)", kind=str)
+    add_flag(parser, "output", None, "output folder (default RUN_DIR/saved_model, RUN_DIR/onnx "
+             "or RUN_DIR/tflite; required with --weights)", kind=str)
+    add_flag(parser, "format", "savedmodel", "savedmodel (uint8 frames in), onnx or tflite "
+             "(normalized float32 clips of a fixed shape in, preprocessing.json beside)",
+             kind=str, choices=("savedmodel", "onnx", "tflite"))
+    add_flag(parser, "batch_size", 1, "the ONNX / TFLite input's batch size", kind=at_least(1))
+    add_flag(parser, "select_tf_ops", False, "TFLite: keep ops without a builtin as Select TF "
+             "ops (needs the Flex delegate) instead of failing")
 
 
 def add_prepare_flags(parser):
@@ -243,14 +249,21 @@ def evaluate(args):
 def export(args):
     from vidzoo.training.export import export_preset, export_run
 
+    options = dict(format=args.format)
+    if args.format != "savedmodel":
+        options.update(batch_size=args.batch_size, select_tf_ops=args.select_tf_ops)
     if args.weights:
         if args.run_dir or not args.output:
             raise UsageError("export --weights needs --output (and no --run_dir).")
-        print(f"SavedModel written to {export_preset(args.weights, args.output)}")
-        return
-    if not args.run_dir:
+        path = export_preset(args.weights, args.output, **options)
+    elif args.run_dir:
+        path = export_run(args.run_dir, args.output, **options)
+    else:
         raise UsageError("export needs --run_dir (or --weights).")
-    print(f"SavedModel written to {export_run(args.run_dir, args.output)}")
+    print(f"{FORMAT_NAMES[args.format]} written to {path}")
+
+
+FORMAT_NAMES = {"savedmodel": "SavedModel", "onnx": "ONNX model", "tflite": "TFLite model"}
 
 
 def _load_manifest(path):

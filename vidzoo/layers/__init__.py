@@ -13,6 +13,7 @@ from vidzoo.layers.mtconv import (
     SqueezeAndRecursion,
     TripletCosineSelection,
 )
+from vidzoo.layers.pooling import FactorizedMaxPooling3D, replace_max_pooling_3d
 from vidzoo.layers.sfc import BottleneckBlock3D, SelectiveFeatureCompression, TopKPooling
 from vidzoo.layers.sgs import (
     FrameMaskedBatchNormalization,
@@ -27,6 +28,7 @@ from vidzoo.layers.temporal_shift import TemporalShift, temporal_shift
 __all__ = [
     "BottleneckBlock3D",
     "DepthwiseConv3D",
+    "FactorizedMaxPooling3D",
     "FrameMaskedBatchNormalization",
     "FrameMaskedGlobalAveragePooling3D",
     "MTBlock",
@@ -44,6 +46,7 @@ __all__ = [
     "TopKPooling",
     "TripletCosineSelection",
     "similarity_guided_sampling",
+    "replace_max_pooling_3d",
     "temporal_clustering",
     "temporal_shift",
 ]

@@ -11,19 +11,42 @@ layer's per-clip counts (B' for SGS layers).
     loaded = tf.saved_model.load("export/")
     outputs = loaded.serve(frames_uint8)
     layer = keras.layers.TFSMLayer("export/", call_endpoint="serve")
+
+`format="onnx"` (tf2onnx, run with onnxruntime) and `format="tflite"`
+(LiteRT builtins, run with ai-edge-litert's interpreter) write a directory
+with `model.onnx` / `model.tflite` and `preprocessing.json`. Their input is
+the normalized float32 clip (batch_size, T, crop, crop, 3), fixed in shape;
+preprocessing.json says how to make it (short side, crop, mean, std) and
+names the outputs. For TFLite, MaxPooling3D (a Select TF op there) is
+replaced by the same pool from 2D max pools; an op with no builtin
+(AveragePooling3D, S3D's head) raises ExportError naming it, and
+`select_tf_ops=True` keeps it as a Select op (the file then needs the Flex
+delegate). SGS's data-dependent length exports to both formats.
 """
 
+import json
+import os
+import re
+import tempfile
 from typing import Optional
 
 import keras
 import tensorflow as tf
 from keras.export import ExportArchive
 
+from vidzoo.layers.pooling import replace_max_pooling_3d
 from vidzoo.tf_data import augment
 from vidzoo.training.data import clip_config, run_normalization
 from vidzoo.training.run_dir import SAVED_MODEL, RunDir, load_run
 from vidzoo.zoo import presets
 from vidzoo.zoo.accounting import inference_model
+
+FORMATS = ("savedmodel", "onnx", "tflite")
+PREPROCESSING = "preprocessing.json"
+
+
+class ExportError(ValueError):
+    """A model that cannot be written in the format asked for."""
 
 
 def preprocess(frames, crop_size, eval_scale, mean=augment.KINETICS_MEAN,
@@ -61,19 +84,112 @@ def export_saved_model(model: keras.Model, path: str, crop_size: int, eval_scale
     return path
 
 
-def export_run(run_dir: str, output: Optional[str] = None) -> str:
+def serving_model(model: keras.Model) -> keras.Model:
+    """`model` with dict outputs: "predictions" and, for adaptive models, each
+    adaptive layer's per-clip counts."""
+    runner = inference_model(model)
+    if runner is model:
+        return keras.Model(model.inputs, {"predictions": model.outputs[0]}, name=model.name)
+    return runner
+
+
+def clip_shape(model: keras.Model, crop_size: int, batch_size: int):
+    frames = model.inputs[0].shape[1]
+    if frames is None:
+        raise ExportError(f"ONNX / TFLite export needs a fixed number of frames; {model.name} "
+                          "takes any (build it with input_shape=(T, H, W, 3)).")
+    return (batch_size, frames, crop_size, crop_size, 3)
+
+
+def write_onnx(model: keras.Model, path: str, shape) -> None:
+    spec = keras.InputSpec(shape=shape, dtype="float32", name="clips")
+    serving_model(model).export(path, format="onnx", input_signature=[spec], verbose=False)
+
+
+def unsupported_ops(message: str):
+    """The TF op names a TFLite conversion error says have no builtin."""
+    return sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message)))
+
+
+def write_tflite(model: keras.Model, path: str, shape, select_tf_ops: bool = False) -> None:
+    """Convert through a SavedModel (Keras' own LiteRT path) with builtin ops
+    only, unless `select_tf_ops`; MaxPooling3D becomes FactorizedMaxPooling3D."""
+    served = replace_max_pooling_3d(serving_model(model))  # outputs found before the swap
+    with tempfile.TemporaryDirectory() as saved_model:
+        archive = ExportArchive()
+        archive.track(served)
+        archive.add_endpoint("serve", lambda clips: served(clips, training=False),
+                             input_signature=[tf.TensorSpec(shape, tf.float32, name="clips")])
+        archive.write_out(saved_model, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
+            [tf.lite.OpsSet.SELECT_TF_OPS] if select_tf_ops else [])
+        converter.experimental_enable_resource_variables = True
+        try:
+            flatbuffer = converter.convert()
+        except Exception as error:  # the converter raises its own ConverterError
+            ops = unsupported_ops(str(error))
+            if not ops:
+                raise
+            raise ExportError(
+                f"TFLite has no builtin for {', '.join(ops)} (used by {model.name}). Export with "
+                "select_tf_ops=True (--select_tf_ops) to keep them as Select TF ops (the file then "
+                "needs the Flex delegate: TF's full interpreter or "
+                "tensorflow-lite-select-tf-ops on Android), or export ONNX.") from None
+    with open(path, "wb") as file:
+        file.write(flatbuffer)
+
+
+def export_model(model: keras.Model, path: str, format: str = "savedmodel", *, crop_size: int,
+                 eval_scale: int, mean=augment.KINETICS_MEAN, std=augment.KINETICS_STD,
+                 batch_size: int = 1, select_tf_ops: bool = False) -> str:
+    """Write `model` to `path` as a SavedModel, or as a directory with
+    model.onnx / model.tflite and preprocessing.json; returns `path`.
+
+    Args:
+      format: "savedmodel" (uint8 frames in, preprocessing included), "onnx"
+        or "tflite" (normalized float32 clips of a fixed shape in).
+      crop_size, eval_scale, mean, std: the evaluation preprocessing.
+      batch_size: the ONNX / TFLite input's batch size.
+      select_tf_ops: TFLite only; allow Select TF ops instead of failing.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"export: format must be one of {list(FORMATS)}; got {format!r}.")
+    if format == "savedmodel":
+        return export_saved_model(model, path, crop_size, eval_scale, mean, std)
+    shape = clip_shape(model, crop_size, batch_size)
+    os.makedirs(path, exist_ok=True)
+    file_name = f"model.{format}"
+    if format == "onnx":
+        write_onnx(model, os.path.join(path, file_name), shape)
+    else:
+        write_tflite(model, os.path.join(path, file_name), shape, select_tf_ops)
+    record = {"format": format, "file": file_name, "input": "clips", "input_shape": list(shape),
+              "input_dtype": "float32", "short_side": eval_scale, "crop_size": crop_size,
+              "mean": list(mean), "std": list(std),
+              "outputs": sorted(serving_model(model).output.keys()),
+              "pixels": "RGB scaled to [0, 1], then (x - mean) / std"}
+    with open(os.path.join(path, PREPROCESSING), "w", encoding="utf-8") as file:
+        json.dump(record, file, indent=2)
+    return path
+
+
+def export_run(run_dir: str, output: Optional[str] = None, format: str = "savedmodel",
+               **options) -> str:
     """Export a `vidzoo train` run (default: to its saved_model/); returns the path."""
     model, config, _ = load_run(run_dir)
     clips = clip_config(config["frames"], config["stride"], config["crop_size"],
                         normalization=run_normalization(config.get("init_from")))
-    output = output or RunDir(run_dir).path(SAVED_MODEL)
-    return export_saved_model(model, output, clips.crop_size, clips.eval_scale,
-                              clips.mean, clips.std)
+    output = output or (RunDir(run_dir).path(SAVED_MODEL) if format == "savedmodel"
+                        else RunDir(run_dir).path(format))
+    return export_model(model, output, format, crop_size=clips.crop_size,
+                        eval_scale=clips.eval_scale, mean=clips.mean, std=clips.std, **options)
 
 
-def export_preset(preset: str, output: str) -> str:
-    """Export a preset (`vidzoo convert`) as a SavedModel that takes uint8
-    frames and applies the preset's resize, crop and normalization."""
+def export_preset(preset: str, output: str, format: str = "savedmodel", **options) -> str:
+    """Export a preset (`vidzoo convert`) with the preset's resize, crop and
+    normalization (included for a SavedModel, recorded for ONNX / TFLite)."""
     prep = presets.preprocessing(preset)
-    return export_saved_model(presets.load_preset(preset), output, prep.crop, prep.eval_scale,
-                              tuple(prep.mean), tuple(prep.std))
+    model = presets.load_preset(preset)
+    return export_model(model, output, format, crop_size=prep.crop, eval_scale=prep.eval_scale,
+                        mean=tuple(prep.mean), std=tuple(prep.std), **options)
