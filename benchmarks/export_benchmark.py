@@ -81,7 +81,8 @@ def measure(name, shape, workdir, rounds, repeats):
     from vidzoo import zoo
     from vidzoo.training.export import export_model
 
-    model = zoo.get_model(name, input_shape=shape, classes=400)
+    model = zoo.get_model(name, input_shape=shape, classes=400,
+                          classifier_activation=None)  # logits: probabilities hide differences
     clip = np.random.default_rng(0).normal(size=(1,) + shape).astype("float32")
     runners = {"keras": keras_runner(model)}
     reference = runners["keras"](clip)
@@ -132,7 +133,8 @@ def write_report(path, rows, args, command):
         f"Command: `{command}`",
         "",
         "`vidzoo export --format onnx|tflite` (or `vidzoo.training.export.export_model`) on "
-        "random-init models with 400 classes. Each export is run in its runtime "
+        "random-init models with 400 classes and no softmax (logits are compared: a random "
+        "model's probabilities are all near 1/400 and would hide differences). Each export is run in its runtime "
         "(onnxruntime; LiteRT's `ai_edge_litert` interpreter, builtin ops only) on one random "
         "clip and compared with the Keras model (max abs difference of every output: "
         "predictions, and B' / cluster sizes for adaptive models). Latency: batch 1, CPU, the "
@@ -163,8 +165,7 @@ NOTES = """Notes:
   outputs.
 * TFLite has no builtin 3D max pool: the export replaces every MaxPooling3D
   by `vidzoo.layers.FactorizedMaxPooling3D` (a 2D max pool per frame, then one
-  over time: the same values). AveragePooling3D has no builtin either (torchvision's S3D
-  head): export raises an ExportError naming `AvgPool3D`; `--select_tf_ops`
+  over time: the same values). AveragePooling3D has no builtin either (the S3D heads' pool): export raises an ExportError naming `AvgPool3D`; `--select_tf_ops`
   writes it with Select TF ops, which LiteRT's plain interpreter cannot run
   (it needs the Flex delegate).
 * SGS's data-dependent length exports to both formats as it is (ONNX and
