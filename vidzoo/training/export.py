@@ -101,9 +101,10 @@ def clip_shape(model: keras.Model, crop_size: int, batch_size: int):
     return (batch_size, frames, crop_size, crop_size, 3)
 
 
-def write_onnx(model: keras.Model, path: str, shape) -> None:
+def write_onnx(served: keras.Model, path: str, shape) -> None:
+    """`served` (a `serving_model`) as ONNX through tf2onnx."""
     spec = keras.InputSpec(shape=shape, dtype="float32", name="clips")
-    serving_model(model).export(path, format="onnx", input_signature=[spec], verbose=False)
+    served.export(path, format="onnx", input_signature=[spec], verbose=False)
 
 
 def unsupported_ops(message: str):
@@ -111,10 +112,12 @@ def unsupported_ops(message: str):
     return sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message)))
 
 
-def write_tflite(model: keras.Model, path: str, shape, select_tf_ops: bool = False) -> None:
-    """Convert through a SavedModel (Keras' own LiteRT path) with builtin ops
-    only, unless `select_tf_ops`; MaxPooling3D becomes FactorizedMaxPooling3D."""
-    served = replace_max_pooling_3d(serving_model(model))  # outputs found before the swap
+def write_tflite(served: keras.Model, path: str, shape, select_tf_ops: bool = False) -> None:
+    """Convert `served` (a `serving_model`) through a SavedModel (Keras' own
+    LiteRT path) with builtin ops only, unless `select_tf_ops`; MaxPooling3D
+    becomes FactorizedMaxPooling3D."""
+    name = served.name
+    served = replace_max_pooling_3d(served)
     with tempfile.TemporaryDirectory() as saved_model:
         archive = ExportArchive()
         archive.track(served)
@@ -132,7 +135,7 @@ def write_tflite(model: keras.Model, path: str, shape, select_tf_ops: bool = Fal
             if not ops:
                 raise
             raise ExportError(
-                f"TFLite has no builtin for {', '.join(ops)} (used by {model.name}). Export with "
+                f"TFLite has no builtin for {', '.join(ops)} (used by {name}). Export with "
                 "select_tf_ops=True (--select_tf_ops) to keep them as Select TF ops (the file then "
                 "needs the Flex delegate: TF's full interpreter or "
                 "tensorflow-lite-select-tf-ops on Android), or export ONNX.") from None
@@ -158,16 +161,17 @@ def export_model(model: keras.Model, path: str, format: str = "savedmodel", *, c
     if format == "savedmodel":
         return export_saved_model(model, path, crop_size, eval_scale, mean, std)
     shape = clip_shape(model, crop_size, batch_size)
+    served = serving_model(model)
     os.makedirs(path, exist_ok=True)
     file_name = f"model.{format}"
     if format == "onnx":
-        write_onnx(model, os.path.join(path, file_name), shape)
+        write_onnx(served, os.path.join(path, file_name), shape)
     else:
-        write_tflite(model, os.path.join(path, file_name), shape, select_tf_ops)
+        write_tflite(served, os.path.join(path, file_name), shape, select_tf_ops)
     record = {"format": format, "file": file_name, "input": "clips", "input_shape": list(shape),
               "input_dtype": "float32", "short_side": eval_scale, "crop_size": crop_size,
               "mean": list(mean), "std": list(std),
-              "outputs": sorted(serving_model(model).output.keys()),
+              "outputs": sorted(served.output.keys()),
               "pixels": "RGB scaled to [0, 1], then (x - mean) / std"}
     with open(os.path.join(path, PREPROCESSING), "w", encoding="utf-8") as file:
         json.dump(record, file, indent=2)
