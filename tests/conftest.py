@@ -13,6 +13,30 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 
+# pytest-xdist (pytest.ini runs `-n auto --dist loadgroup`): a module whose
+# tests share an expensive module or session fixture runs on one worker, so the
+# fixture is built once; the other tests are spread one by one.
+SHARED_FIXTURE_GROUPS = {
+    "test_evaluate": "atfr_run", "test_export": "atfr_run",  # the session's ATFR run
+    "test_train": "test_train", "test_strategy": "test_strategy",
+    "test_backends": "test_backends", "test_convert": "test_convert",
+    "test_pipeline": "test_pipeline", "test_predict": "test_predict",
+}
+MAX_WORKERS = 4  # each worker imports TensorFlow, PyTorch and JAX (~1.5 GB)
+
+
+def pytest_xdist_auto_num_workers(config):
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        group = SHARED_FIXTURE_GROUPS.get(item.module.__name__)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     """Reproducible layer initializers in every test."""
