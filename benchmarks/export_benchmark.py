@@ -163,11 +163,13 @@ NOTES = """Notes:
   clip of one fixed shape (batch, T, crop, crop, 3), and `preprocessing.json`
   beside the file gives the short side, crop, mean and std and names the
   outputs.
-* TFLite has no builtin 3D max pool: the export replaces every MaxPooling3D
-  by `vidzoo.layers.FactorizedMaxPooling3D` (a 2D max pool per frame, then one
-  over time: the same values). AveragePooling3D has no builtin either (the S3D heads' pool): export raises an ExportError naming `AvgPool3D`; `--select_tf_ops`
-  writes it with Select TF ops, which LiteRT's plain interpreter cannot run
-  (it needs the Flex delegate).
+* TFLite has no builtin 3D max or average pool: the export replaces every
+  MaxPooling3D and AveragePooling3D (S3D's head) by
+  `vidzoo.layers.FactorizedMaxPooling3D` / `FactorizedAveragePooling3D` (a 2D
+  pool per frame, then one over time: the same values). Any other op without
+  a builtin raises an ExportError naming it; `--select_tf_ops` writes it as a
+  Select TF op, which LiteRT's plain interpreter cannot run (it needs the
+  Flex delegate).
 * SGS's data-dependent length exports to both formats as it is (ONNX and
   TFLite tensors may change shape at run time), so the ATFR models' B' is the
   Keras model's; XLA and `jax.jit` need `drop_empty_bins=False` instead.

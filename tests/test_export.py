@@ -166,20 +166,42 @@ def _pooling_model(pool):
     return keras.Model(inputs, outputs, name="pooled")
 
 
-def test_tflite_replaces_max_pooling_3d_and_names_ops_without_a_builtin(tmp_path):
+@keras.saving.register_keras_serializable(package="vidzoo_tests")
+class CumulativeProduct(keras.layers.Layer):
+    """ops.cumprod: a TF op with no TFLite builtin (but a Select TF op)."""
+
+    def call(self, inputs):
+        return keras.ops.cumprod(keras.ops.tanh(inputs), axis=1)
+
+
+@keras.saving.register_keras_serializable(package="vidzoo_tests")
+class InverseErf(keras.layers.Layer):
+    """ops.erfinv: neither a TFLite builtin nor a Select TF op."""
+
+    def call(self, inputs):
+        return keras.ops.erfinv(keras.ops.tanh(inputs))
+
+
+def test_tflite_replaces_3d_pools_and_names_ops_without_a_builtin(tmp_path):
     from vidzoo.training.export import ExportError, export_model
 
     clip = np.random.default_rng(0).normal(size=(1, 4, 16, 16, 3)).astype("float32")
-    model = _pooling_model(keras.layers.MaxPooling3D((3, 3, 3), (2, 2, 2), padding="same"))
-    path = export_model(model, str(tmp_path / "max"), "tflite", crop_size=16, eval_scale=16)
-    outputs = _run_tflite(f"{path}/model.tflite", clip)
-    np.testing.assert_allclose(outputs["predictions"], np.asarray(model(clip)), atol=1e-5)
-    average = _pooling_model(keras.layers.AveragePooling3D((2, 2, 2)))
-    with pytest.raises(ExportError, match="AvgPool3D.*select_tf_ops"):
-        export_model(average, str(tmp_path / "avg"), "tflite", crop_size=16, eval_scale=16)
-    export_model(average, str(tmp_path / "avg"), "tflite", crop_size=16, eval_scale=16,
+    for name, pool in [("max", keras.layers.MaxPooling3D((3, 3, 3), (2, 2, 2), padding="same")),
+                       ("average", keras.layers.AveragePooling3D((2, 3, 3), padding="same"))]:
+        model = _pooling_model(pool)
+        path = export_model(model, str(tmp_path / name), "tflite", crop_size=16, eval_scale=16)
+        outputs = _run_tflite(f"{path}/model.tflite", clip)
+        np.testing.assert_allclose(outputs["predictions"], np.asarray(model(clip)), atol=1e-5)
+    select_only = _pooling_model(CumulativeProduct())
+    with pytest.raises(ExportError, match="no builtin for Cumprod.*select_tf_ops=True"):
+        export_model(select_only, str(tmp_path / "cumprod"), "tflite", crop_size=16,
+                     eval_scale=16)
+    export_model(select_only, str(tmp_path / "cumprod"), "tflite", crop_size=16, eval_scale=16,
                  select_tf_ops=True)  # written; it needs the Flex delegate to run
-    assert (tmp_path / "avg" / "model.tflite").stat().st_size > 0
+    assert (tmp_path / "cumprod" / "model.tflite").stat().st_size > 0
+    with pytest.raises(ExportError, match="Erfinv is neither a TFLite builtin nor a Select TF"):
+        export_model(_pooling_model(InverseErf()), str(tmp_path / "erfinv"), "tflite",
+                     crop_size=16, eval_scale=16, select_tf_ops=True)
 
 
 def test_export_format_and_frames_are_checked(tmp_path):

@@ -13,7 +13,11 @@ from vidzoo.layers.mtconv import (
     SqueezeAndRecursion,
     TripletCosineSelection,
 )
-from vidzoo.layers.pooling import FactorizedMaxPooling3D, replace_max_pooling_3d
+from vidzoo.layers.pooling import (
+    FactorizedAveragePooling3D,
+    FactorizedMaxPooling3D,
+    replace_pooling_3d,
+)
 from vidzoo.layers.sfc import BottleneckBlock3D, SelectiveFeatureCompression, TopKPooling
 from vidzoo.layers.sgs import (
     FrameMaskedBatchNormalization,
@@ -28,6 +32,7 @@ from vidzoo.layers.temporal_shift import TemporalShift, temporal_shift
 __all__ = [
     "BottleneckBlock3D",
     "DepthwiseConv3D",
+    "FactorizedAveragePooling3D",
     "FactorizedMaxPooling3D",
     "FrameMaskedBatchNormalization",
     "FrameMaskedGlobalAveragePooling3D",
@@ -46,7 +51,7 @@ __all__ = [
     "TopKPooling",
     "TripletCosineSelection",
     "similarity_guided_sampling",
-    "replace_max_pooling_3d",
+    "replace_pooling_3d",
     "temporal_clustering",
     "temporal_shift",
 ]

@@ -17,11 +17,11 @@ layer's per-clip counts (B' for SGS layers).
 with `model.onnx` / `model.tflite` and `preprocessing.json`. Their input is
 the normalized float32 clip (batch_size, T, crop, crop, 3), fixed in shape;
 preprocessing.json says how to make it (short side, crop, mean, std) and
-names the outputs. For TFLite, MaxPooling3D (a Select TF op there) is
-replaced by the same pool from 2D max pools; an op with no builtin
-(AveragePooling3D, S3D's head) raises ExportError naming it, and
-`select_tf_ops=True` keeps it as a Select op (the file then needs the Flex
-delegate). SGS's data-dependent length exports to both formats.
+names the outputs. For TFLite, MaxPooling3D and AveragePooling3D (Select
+TF ops there) are replaced by the same pools from 2D pools; any other op
+with no builtin raises ExportError naming it, and `select_tf_ops=True`
+keeps it as a Select op (the file then needs the Flex delegate). SGS's
+data-dependent length exports to both formats.
 """
 
 import json
@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 from keras.export import ExportArchive
 
-from vidzoo.layers.pooling import replace_max_pooling_3d
+from vidzoo.layers.pooling import replace_pooling_3d
 from vidzoo.tf_data import augment
 from vidzoo.training.data import clip_config, run_normalization
 from vidzoo.training.run_dir import SAVED_MODEL, RunDir, load_run
@@ -114,10 +114,10 @@ def unsupported_ops(message: str):
 
 def write_tflite(served: keras.Model, path: str, shape, select_tf_ops: bool = False) -> None:
     """Convert `served` (a `serving_model`) through a SavedModel (Keras' own
-    LiteRT path) with builtin ops only, unless `select_tf_ops`; MaxPooling3D
-    becomes FactorizedMaxPooling3D."""
+    LiteRT path) with builtin ops only, unless `select_tf_ops`; 3D max and
+    average pools become their factorized forms (vidzoo.layers.pooling)."""
     name = served.name
-    served = replace_max_pooling_3d(served)
+    served = replace_pooling_3d(served)
     with tempfile.TemporaryDirectory() as saved_model:
         archive = ExportArchive()
         archive.track(served)
@@ -134,6 +134,10 @@ def write_tflite(served: keras.Model, path: str, shape, select_tf_ops: bool = Fa
             ops = unsupported_ops(str(error))
             if not ops:
                 raise
+            if select_tf_ops:
+                raise ExportError(
+                    f"{', '.join(ops)} is neither a TFLite builtin nor a Select TF op (used by "
+                    f"{name}); export ONNX instead.") from None
             raise ExportError(
                 f"TFLite has no builtin for {', '.join(ops)} (used by {name}). Export with "
                 "select_tf_ops=True (--select_tf_ops) to keep them as Select TF ops (the file then "
