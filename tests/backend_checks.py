@@ -1,7 +1,9 @@
-"""Zoo models on other Keras backends: weights saved on TensorFlow, outputs
-compared. `python tests/backend_checks.py DIR` (with KERAS_BACKEND set) loads
-the weights and clips that `write_reference` left in DIR and writes its own
-outputs there; test_backends.py compares them."""
+"""Zoo models and vidzoo layers on other Keras backends. On TensorFlow,
+`write_reference(DIR)` saves each case's weights (.weights.h5), inputs and
+outputs; `python tests/backend_checks.py DIR` (with KERAS_BACKEND set) loads
+them, writes its own outputs, checks the custom gradients against finite
+differences and, on JAX, runs every layer under `jax.jit`; test_backends.py
+compares the files and reads the JSON report it prints last."""
 
 import json
 import os
@@ -12,9 +14,10 @@ import numpy as np
 
 # (name, constructor arguments, input shape, a stage compared in training mode).
 # One model of each family, the adaptive modules among them (MTNet is left
-# out: JAX compiles each of its eager ops, 80 s on this CPU). Training mode is
-# compared at res3 or its like: deeper, a BatchNorm over 2 clips of 1x1 maps
-# normalizes a handful of values and amplifies float32 rounding without bound.
+# out: JAX compiles each of its eager ops, 80 s on this CPU; its layers are
+# in LAYER_CASES). Training mode is compared at res3 or its like: deeper, a
+# BatchNorm over 2 clips of 1x1 maps normalizes a handful of values and
+# amplifies float32 rounding without bound.
 CASES = [
     ("r2plus1d_18", {}, (4, 32, 32, 3), "res3"),
     ("resnet3d_18", {}, (8, 32, 32, 3), "res3"),
@@ -28,6 +31,53 @@ CASES = [
     ("r3d_18_sfc", {"sfc": {"split": "res3", "tau": 2.0}}, (8, 32, 32, 3), None),
 ]
 
+VIDEO = (4, 8, 8, 8)  # (T, H, W, C) of the layer cases' clips
+COUNTS = "counts"  # an input of per-clip frame counts (the frame-masked layers)
+
+
+def layer_cases():
+    """(name, layer factory, extra inputs) for every layer in vidzoo.layers.
+
+    Extra inputs: None (one clip), "counts" ([clip, counts] with counts
+    (2,) int32), "pair" ([clip, another clip]) or "reference" ([clip, a
+    longer clip])."""
+    from vidzoo import layers as v
+
+    return [
+        ("BottleneckBlock3D", lambda: v.BottleneckBlock3D(), None),
+        ("DepthwiseConv3D", lambda: v.DepthwiseConv3D((3, 3, 3)), None),
+        ("FactorizedAveragePooling3D", lambda: v.FactorizedAveragePooling3D(2, padding="same"),
+         None),
+        ("FactorizedMaxPooling3D", lambda: v.FactorizedMaxPooling3D((1, 3, 3), (1, 2, 2),
+                                                                    padding="same"), None),
+        ("FrameMaskedBatchNormalization", lambda: v.FrameMaskedBatchNormalization(), COUNTS),
+        ("FrameMaskedGlobalAveragePooling3D", lambda: v.FrameMaskedGlobalAveragePooling3D(),
+         COUNTS),
+        # The default ratio leaves 1 prolonged channel: its triplet cosines are
+        # all +-1, so these also check that top_k ties break alike everywhere.
+        ("MTBlock", lambda: v.MTBlock(8), None),
+        ("MTConv", lambda: v.MTConv(8), None),
+        ("MatchFrames", lambda: v.MatchFrames(), "reference"),
+        ("PairwiseTemporalMean", lambda: v.PairwiseTemporalMean(), None),
+        ("PathwaySampler", lambda: v.PathwaySampler(2), None),
+        ("SelectiveFeatureCompression", lambda: v.SelectiveFeatureCompression(tau=2.0), None),
+        ("SelfGating", lambda: v.SelfGating(), None),
+        ("SimilarityGuidedSampling", lambda: v.SimilarityGuidedSampling(), None),
+        ("SimilarityGuidedSampling_static", lambda: v.SimilarityGuidedSampling(
+            drop_empty_bins=False, embedding_norm=True, hidden_units="half"), None),
+        ("SoftPool3D", lambda: v.SoftPool3D(), None),
+        ("SqueezeAndRecursion", lambda: v.SqueezeAndRecursion(), "pair"),
+        ("TemporalClustering", lambda: v.TemporalClustering(2, return_cluster_sizes=True), None),
+        ("TemporalClustering_slope", lambda: v.TemporalClustering(2, method="slope"), None),
+        ("TemporalShift", lambda: v.TemporalShift(), None),
+        ("TopKPooling", lambda: v.TopKPooling(2.0), None),
+        ("TripletCosineSelection", lambda: v.TripletCosineSelection(), None),
+    ]
+
+
+# Layers that need static shapes under jax.jit raise this (and only these).
+STATIC_SHAPE_LAYERS = {"SimilarityGuidedSampling"}
+
 
 def build(name, arguments, shape):
     import vidzoo.zoo as zoo
@@ -38,6 +88,41 @@ def build(name, arguments, shape):
     if sfc:
         model = zoo.insert_sfc(model, sfc["split"], sfc["tau"])
     return model
+
+
+def layer_model(make_layer, extra):
+    """A functional model around one layer (so its weights save and load)."""
+    import keras
+
+    clip = keras.Input(VIDEO, name="clip")
+    if extra == COUNTS:
+        inputs = [clip, keras.Input((), dtype="int32", name="counts")]
+    elif extra == "pair":
+        inputs = [clip, keras.Input(VIDEO, name="other")]
+    elif extra == "reference":
+        inputs = [clip, keras.Input((2 * VIDEO[0],) + VIDEO[1:], name="reference")]
+    else:
+        inputs = clip
+    return keras.Model(inputs, make_layer()(inputs))
+
+
+def layer_inputs(extra, seed=1):
+    rng = np.random.default_rng(seed)
+    clip = rng.normal(size=(2,) + VIDEO).astype("float32")
+    if extra == COUNTS:
+        return [clip, np.array([4, 2], "int32")]
+    if extra == "pair":
+        return [clip, rng.normal(size=(2,) + VIDEO).astype("float32")]
+    if extra == "reference":
+        return [clip, rng.normal(size=(2, 2 * VIDEO[0]) + VIDEO[1:]).astype("float32")]
+    return clip
+
+
+def flat_outputs(value, prefix):
+    from keras import ops
+
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return {f"{prefix}_{index}": ops.convert_to_numpy(item) for index, item in enumerate(values)}
 
 
 def randomize_batch_norm(model, seed=0):
@@ -66,11 +151,16 @@ def outputs(model, clips, stage):
     inference = runner(clips, training=False)
     if not isinstance(inference, dict):
         inference = {"predictions": inference}
-    result = {f"inference_{key}": np.asarray(value) for key, value in inference.items()}
+    result = {f"inference_{key}": keras.ops.convert_to_numpy(value) for key, value in inference.items()}
     if stage is not None:
         features = keras.Model(model.inputs, model.get_layer(stage).output)
-        result["training_features"] = np.asarray(features(clips, training=True))
+        result["training_features"] = keras.ops.convert_to_numpy(features(clips, training=True))
     return result
+
+
+def layer_outputs(model, inputs):
+    return {**flat_outputs(model(inputs, training=False), "inference"),
+            **flat_outputs(model(inputs, training=True), "training")}
 
 
 def write_reference(folder):
@@ -86,22 +176,216 @@ def write_reference(folder):
         np.save(os.path.join(folder, f"{name}_clips.npy"), clips)
         np.savez(os.path.join(folder, f"{name}_tensorflow.npz"), **outputs(model, clips, stage))
         keras.backend.clear_session()
+    for name, make_layer, extra in layer_cases():
+        keras.utils.set_random_seed(0)
+        model = layer_model(make_layer, extra)
+        randomize_batch_norm(model)
+        model.save_weights(os.path.join(folder, f"layer_{name}.weights.h5"))
+        np.savez(os.path.join(folder, f"layer_{name}_tensorflow.npz"),
+                 **layer_outputs(model, layer_inputs(extra)))
+
+
+# --- custom gradients against finite differences, on the running backend ---
+
+
+def backend_gradients(loss_of, points):
+    """d loss_of(*points) / d points with the backend's own autodiff."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        variables = [tf.constant(p) for p in points]
+        with tf.GradientTape() as tape:
+            tape.watch(variables)
+            loss = loss_of(*variables)
+        grads = tape.gradient(loss, variables)
+        return [np.zeros_like(p) if g is None else g.numpy() for p, g in zip(points, grads)]
+    if backend == "jax":
+        import jax
+
+        grads = jax.grad(lambda *p: loss_of(*p), argnums=tuple(range(len(points))))(*points)
+        return [np.asarray(g) for g in grads]
+    if backend == "torch":
+        import torch
+
+        tensors = [torch.tensor(p, requires_grad=True) for p in points]
+        loss_of(*tensors).backward()
+        return [np.zeros_like(p) if t.grad is None else t.grad.numpy()
+                for p, t in zip(points, tensors)]
+    raise ValueError(f"no gradient helper for backend {backend!r}")
+
+
+def directional_derivatives(loss_of, points, seeds=(0, 1, 2), step=1e-6):
+    """[(autodiff, central difference)] of loss_of along random directions
+    (float64 points), each direction moving every point at once."""
+    from keras import ops
+
+    grads = backend_gradients(loss_of, points)
+    pairs = []
+    for seed in seeds:
+        rng = np.random.default_rng(100 + seed)
+        directions = [rng.normal(size=p.shape) for p in points]
+        plus = float(loss_of(*[ops.convert_to_tensor(p + step * d)
+                               for p, d in zip(points, directions)]))
+        minus = float(loss_of(*[ops.convert_to_tensor(p - step * d)
+                                for p, d in zip(points, directions)]))
+        analytic = sum(float(np.sum(g * d)) for g, d in zip(grads, directions))
+        pairs.append((analytic, (plus - minus) / (2 * step)))
+    return pairs
+
+
+def gradient_cases():
+    """name -> (loss function, float64 points): every custom gradient in
+    vidzoo.layers (DepthwiseConv3D's and SGS's kernels, as the layers use them)."""
+    import keras
+    from keras import ops
+
+    from vidzoo.layers import DepthwiseConv3D, SimilarityGuidedSampling
+    from vidzoo.layers.depthwise import channelwise_conv3d
+    from vidzoo.layers.sgs import similarity_guided_sampling
+
+    rng = np.random.default_rng(7)
+    cases = {}
+    for stride, padding in ((1, "same"), (2, "same"), (1, "valid")):
+        layer = DepthwiseConv3D((3, 3, 3), strides=(1, stride, stride), spatial_padding=padding)
+        x = rng.normal(size=(1, 4, 6, 6, 3))
+        layer.build(x.shape)
+        kernel = rng.normal(size=tuple(layer.kernel.shape))
+        pads = layer._pads(6, 6)
+        probe = rng.normal(size=tuple(layer.compute_output_shape(x.shape)))
+        cases[f"depthwise_stride{stride}_{padding}"] = (
+            lambda a, k, pads=pads, stride=stride, probe=probe: ops.sum(
+                channelwise_conv3d(a, k, pads, stride) * ops.convert_to_tensor(probe)), [x, kernel])
+    features = rng.normal(size=(2, 8, 2, 2, 3))
+    probe = rng.normal(size=(2, 8, 2, 2, 3))
+    delta = rng.uniform(0.2, 2.0, size=(2, 8))
+    # The Kronecker kernel is piecewise constant in Delta: its true gradient
+    # ("none") is checked here; the straight-through surrogate is not a
+    # derivative (test_sgs checks it against the released code's).
+    for kernel, surrogate in (("linear", "none"), ("kronecker", "none")):
+        cases[f"sgs_core_{kernel}"] = (
+            lambda f, d, kernel=kernel, surrogate=surrogate: ops.sum(similarity_guided_sampling(
+                f, d, 8, kernel=kernel, drop_empty_bins=False,
+                kronecker_gradient=surrogate)[0] * ops.convert_to_tensor(probe)), [features, delta])
+    keras.utils.set_random_seed(3)
+    sgs = SimilarityGuidedSampling(drop_empty_bins=False, dtype="float64")
+    clip = rng.normal(size=(1, 8, 4, 4, 8))
+    sgs(clip)
+    clip_probe = rng.normal(size=(1, 8, 4, 4, 8))
+    cases["sgs_layer_input"] = (
+        lambda v: ops.sum(sgs(v, training=False) * ops.convert_to_tensor(clip_probe)), [clip])
+    return cases
+
+
+def check_gradients():
+    return {name: directional_derivatives(loss_of, points)
+            for name, (loss_of, points) in gradient_cases().items()}
+
+
+# --- every layer under jax.jit ---
+
+
+def check_jit(folder):
+    """Each layer case in a jit-compiled predict(): its eager outputs, or
+    (where the layer needs static shapes) the clear error. name -> "same" or
+    the error message."""
+    import keras
+
+    report = {}
+    for name, make_layer, extra in layer_cases():
+        model = layer_model(make_layer, extra)
+        model.load_weights(os.path.join(folder, f"layer_{name}.weights.h5"))
+        inputs = layer_inputs(extra)
+        eager = flat_outputs(model(inputs, training=False), "out")
+        model.compile(jit_compile=True)
+        try:
+            jitted = flat_outputs(model.predict(inputs, batch_size=2, verbose=0), "out")
+        except ValueError as error:
+            report[name] = str(error)
+            continue
+        same = all(np.allclose(jitted[k], eager[k], rtol=0, atol=1e-5) for k in eager)
+        report[name] = "same" if same else "different"
+    keras.backend.clear_session()
+    return report
+
+
+# --- a fit() step ---
+
+
+def check_fit():
+    """Two fit() steps of x3d_xs_atfr (SGS and the frame-masked layers inside)
+    in the backend's default mode (jit on JAX, so SGS keeps all its bins
+    there): finite losses and moved weights. On JAX the default SGS's error
+    is returned too."""
+    import keras
+
+    import vidzoo.zoo as zoo
+
+    backend = keras.backend.backend()
+    rng = np.random.default_rng(0)
+    clips = rng.random((4, 4, 32, 32, 3), dtype=np.float32)
+    labels = keras.utils.to_categorical(rng.integers(0, 3, 4), 3)
+    import tensorflow as tf  # tf.data feeds Keras on every backend
+
+    dataset = tf.data.Dataset.from_tensor_slices((clips, labels)).batch(2)
+    static = {"sgs": {"drop_empty_bins": False}} if backend == "jax" else {}
+    report = {}
+    for label, arguments in (("fit", static), ("default_sgs", {})):
+        keras.utils.set_random_seed(0)
+        model = zoo.get_model("x3d_xs_atfr", input_shape=(4, 32, 32, 3), classes=3,
+                              **arguments)
+        model.compile(keras.optimizers.SGD(0.1), "categorical_crossentropy")
+        before = [np.array(w) for w in model.get_weights()]
+        try:
+            history = model.fit(dataset, epochs=1, verbose=0)
+        except ValueError as error:
+            report[label] = {"error": str(error)}
+            continue
+        moved = sum(not np.array_equal(a, np.asarray(b))
+                    for a, b in zip(before, model.get_weights()))
+        report[label] = {"loss": history.history["loss"], "moved": moved,
+                         "weights": len(before)}
+        keras.backend.clear_session()
+        if backend != "jax":
+            break
+    from vidzoo.training.train import check_tensorflow_backend
+
+    try:
+        check_tensorflow_backend("vidzoo train")
+    except RuntimeError as error:
+        report["vidzoo_train"] = str(error)
+    return report
 
 
 def main(folder):
     import keras
 
     backend = keras.backend.backend()
-    done = {}
+    seconds = {}
     for name, arguments, shape, stage in CASES:
         start = time.perf_counter()
         model = build(name, arguments, shape)
         model.load_weights(os.path.join(folder, f"{name}.weights.h5"))
         clips = np.load(os.path.join(folder, f"{name}_clips.npy"))
         np.savez(os.path.join(folder, f"{name}_{backend}.npz"), **outputs(model, clips, stage))
-        done[name] = round(time.perf_counter() - start, 1)
+        seconds[name] = round(time.perf_counter() - start, 1)
         keras.backend.clear_session()
-    print(json.dumps({"backend": backend, "seconds": done}))
+    for name, make_layer, extra in layer_cases():
+        model = layer_model(make_layer, extra)
+        model.load_weights(os.path.join(folder, f"layer_{name}.weights.h5"))
+        np.savez(os.path.join(folder, f"layer_{name}_{backend}.npz"),
+                 **layer_outputs(model, layer_inputs(extra)))
+    report = {"backend": backend, "seconds": seconds}
+    report["jit"] = check_jit(folder) if backend == "jax" else None
+    report["fit"] = check_fit()
+    if backend == "jax":  # float64 for the finite differences
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    report["gradients"] = check_gradients()
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 SHARED_FIXTURE_GROUPS = {
     "test_evaluate": "atfr_run", "test_export": "atfr_run",  # the session's ATFR run
     "test_train": "test_train", "test_strategy": "test_strategy",
-    "test_backends": "test_backends", "test_convert": "test_convert",
+    "test_convert": "test_convert",
     "test_pipeline": "test_pipeline", "test_predict": "test_predict",
 }
 MAX_WORKERS = 4  # each worker imports TensorFlow, PyTorch and JAX (~1.5 GB)
@@ -33,6 +33,8 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_collection_modifyitems(items):
     for item in items:
         group = SHARED_FIXTURE_GROUPS.get(item.module.__name__)
+        if item.module.__name__ == "test_backends":  # one worker per backend's subprocess
+            group = f"backend_{item.callspec.params['backend_run']}"
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
 

@@ -1,6 +1,13 @@
-"""Keras 3 backends: every family (and the adaptive models) built on JAX with
-weights saved on TensorFlow gives TensorFlow's outputs, in inference and in
-training mode (`backend_checks.py` runs the other backend in a subprocess)."""
+"""Keras 3 backends: one model of every family (the adaptive models among them)
+and every vidzoo layer, built on JAX and on PyTorch with weights saved on
+TensorFlow, give TensorFlow's outputs in inference and training mode; the
+custom gradients match finite differences on each backend; every layer runs
+under jax.jit or says it needs static shapes; fit() steps run.
+(`backend_checks.py` runs each backend in a subprocess: Keras picks its
+backend once per process.)
+
+`pytest -m backends` selects these tests alone; `VIDZOO_BACKENDS=jax` runs one
+backend."""
 
 import json
 import os
@@ -13,6 +20,9 @@ import pytest
 import backend_checks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+BACKENDS = [name for name in os.environ.get("VIDZOO_BACKENDS", "jax,torch").split(",") if name]
+
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture(scope="module")
@@ -22,24 +32,112 @@ def reference(tmp_path_factory):
     return folder
 
 
-def _run_backend(backend, folder):
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    done = subprocess.run([sys.executable, os.path.join(HERE, "backend_checks.py"), str(folder)],
-                          capture_output=True, text=True, env=env, timeout=1200)
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend_run(request, reference):
+    """(backend, folder, report) after backend_checks.py ran on that backend."""
+    env = dict(os.environ, KERAS_BACKEND=request.param)
+    done = subprocess.run([sys.executable, os.path.join(HERE, "backend_checks.py"),
+                           str(reference)], capture_output=True, text=True, env=env,
+                          timeout=1800)
     assert done.returncode == 0, done.stderr[-4000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1])["backend"] == backend
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["backend"] == request.param
+    return request.param, reference, report
 
 
-def test_jax_gives_tensorflows_outputs_from_tensorflows_weights(reference):
-    _run_backend("jax", reference)
+def _assert_same_outputs(folder, stem, backend):
+    expected = np.load(folder / f"{stem}_tensorflow.npz")
+    actual = np.load(folder / f"{stem}_{backend}.npz")
+    assert sorted(actual.files) == sorted(expected.files), stem
+    for key in expected.files:  # within 1e-4 of the values' scale
+        scale = max(1.0, float(np.abs(expected[key]).max()))
+        np.testing.assert_allclose(actual[key], expected[key], rtol=0, atol=1e-4 * scale,
+                                   err_msg=f"{backend}: {stem} {key}")
+    return expected.files
+
+
+def test_models_give_tensorflows_outputs_from_tensorflows_weights(backend_run):
+    backend, folder, _ = backend_run
     for name, _, _, stage in backend_checks.CASES:
-        expected = np.load(reference / f"{name}_tensorflow.npz")
-        actual = np.load(reference / f"{name}_jax.npz")
-        assert sorted(actual.files) == sorted(expected.files), name
-        for key in expected.files:  # within 1e-4 of the values' scale
-            scale = max(1.0, float(np.abs(expected[key]).max()))
-            np.testing.assert_allclose(actual[key], expected[key], rtol=0, atol=1e-4 * scale,
-                                       err_msg=f"{name} {key}")
+        keys = _assert_same_outputs(folder, name, backend)
         if name.endswith(("_atfr", "_clustering")):  # B' / cluster sizes, equal too
-            assert any(key.startswith(("inference_sgs", "inference_temporal")) for key in
-                       expected.files), name
+            assert any(key.startswith(("inference_sgs", "inference_temporal")) for key in keys)
+        if stage is not None:
+            assert "training_features" in keys, name
+
+
+def test_every_layer_gives_tensorflows_outputs_in_both_modes(backend_run):
+    backend, folder, _ = backend_run
+    import vidzoo.layers
+
+    names = {name for name, _, _ in backend_checks.layer_cases()}
+    classes = {name for name in vidzoo.layers.__all__ if name[0].isupper()}
+    assert classes <= {name.split("_")[0] for name in names}  # none left out
+    for name in names:
+        keys = _assert_same_outputs(folder, f"layer_{name}", backend)
+        assert any(k.startswith("training") for k in keys), name
+
+
+# Found by these tests, not fixed yet (a strict xfail below fails once fixed):
+# on JAX, gradients through the whole SimilarityGuidedSampling layer (f_s's
+# Delta and I_t together) differ from finite differences by 1-15%, and a fit()
+# step leaves the layers before SGS unchanged. The sampling core with Delta
+# given matches on JAX, and everything matches on TensorFlow and PyTorch.
+JAX_SGS_GRADIENT_BUG = ("jax", "sgs_layer_input")
+
+
+def _gradient_mismatches(backend, report, names):
+    mismatches = []
+    for name in names:
+        for analytic, numeric in report["gradients"][name]:
+            if abs(analytic - numeric) > 1e-5 * max(1.0, abs(numeric)):
+                mismatches.append(f"{backend}: {name} autodiff {analytic} vs finite "
+                                  f"difference {numeric}")
+    return mismatches
+
+
+def test_custom_gradients_match_finite_differences(backend_run):
+    backend, _, report = backend_run
+    names = set(report["gradients"])
+    assert {name.split("_")[0] for name in names} == {"depthwise", "sgs"}
+    checked = names - {JAX_SGS_GRADIENT_BUG[1]} if backend == "jax" else names
+    assert not _gradient_mismatches(backend, report, sorted(checked))
+
+
+def _jax_only(request):
+    if request.node.callspec.params["backend_run"] == "jax":
+        request.applymarker(pytest.mark.xfail(strict=True, reason="JAX SGS gradient bug"))
+
+
+def test_sgs_layer_gradient_matches_finite_differences(backend_run, request):
+    backend, _, report = backend_run
+    _jax_only(request)
+    assert not _gradient_mismatches(backend, report, [JAX_SGS_GRADIENT_BUG[1]])
+
+
+def test_fit_steps_run(backend_run):
+    backend, _, report = backend_run
+    fit = report["fit"]["fit"]
+    assert "error" not in fit, fit
+    assert all(np.isfinite(fit["loss"])), fit
+    # The vidzoo runner is TensorFlow's: it says so rather than failing inside.
+    assert "TensorFlow Keras backend only" in report["fit"]["vidzoo_train"]
+
+
+def test_fit_step_moves_every_layers_weights(backend_run, request):
+    backend, _, report = backend_run
+    _jax_only(request)
+    fit = report["fit"]["fit"]
+    assert fit["moved"] >= fit["weights"] * 0.9, fit
+
+
+@pytest.mark.parametrize("backend_run", [b for b in BACKENDS if b == "jax"], indirect=True)
+def test_layers_under_jax_jit_match_eager_or_say_they_need_static_shapes(backend_run):
+    backend, _, report = backend_run
+    for name, outcome in report["jit"].items():
+        if name in backend_checks.STATIC_SHAPE_LAYERS:
+            assert "drop_empty_bins=False" in outcome and "jax.jit" in outcome, outcome
+        else:
+            assert outcome == "same", f"{name}: {outcome}"
+    # The zoo's ATFR model in fit() (jit) says the same; with all bins kept it trains.
+    assert "drop_empty_bins=False" in report["fit"]["default_sgs"]["error"]

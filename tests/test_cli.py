@@ -8,7 +8,7 @@ import sys
 def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-c", "from vidzoo.cli import run; run()", *args],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=1200,  # a hang guard, not a speed check
     )
 
 

@@ -33,7 +33,12 @@ import keras
 from keras import layers, ops
 
 from vidzoo.layers.depthwise import DepthwiseConv3D
-from vidzoo.layers.video_ops import check_video_shape, spatial_mean, trilinear_resize
+from vidzoo.layers.video_ops import (
+    check_video_shape,
+    spatial_mean,
+    top_k_indices,
+    trilinear_resize,
+)
 
 
 def window_maximum(values, pool_size):
@@ -91,7 +96,7 @@ def take_frames(x, index):
 def triplet_cosine_select(x):
     """Keep the floor(T/2) least self-similar frames, in temporal order (T >= 2)."""
     keep = max(1, x.shape[1] // 2)
-    _, index = ops.top_k(-triplet_cosine_scores(x), k=keep, sorted=True)
+    index = top_k_indices(-triplet_cosine_scores(x), keep)
     return take_frames(x, ops.sort(index, axis=-1))
 
 

@@ -39,7 +39,7 @@ import math
 import keras
 from keras import layers, ops
 
-from vidzoo.layers.video_ops import check_choice, check_video_shape
+from vidzoo.layers.video_ops import check_choice, check_video_shape, top_k_indices
 
 TOPK_MODES = ("element", "frame")
 
@@ -52,8 +52,7 @@ def pooled_length(frames, tau):
 def topk_pool_time(x, k):
     """Per element, the k largest values over axis 1, kept in temporal order."""
     by_time_last = ops.moveaxis(x, 1, -1)
-    _, index = ops.top_k(by_time_last, k=k, sorted=True)
-    index = ops.sort(index, axis=-1)
+    index = ops.sort(top_k_indices(by_time_last, k), axis=-1)
     picked = ops.take_along_axis(by_time_last, index, axis=-1)
     return ops.moveaxis(picked, -1, 1)
 
@@ -61,8 +60,7 @@ def topk_pool_time(x, k):
 def topk_frames(x, k):
     """The k time steps of highest mean activation, whole and in temporal order."""
     score = ops.mean(ops.cast(x, "float32"), axis=(2, 3, 4))  # (N, T)
-    _, index = ops.top_k(score, k=k, sorted=True)
-    index = ops.sort(index, axis=-1)
+    index = ops.sort(top_k_indices(score, k), axis=-1)
     return ops.take_along_axis(x, index[:, :, None, None, None], axis=1)
 
 

@@ -170,7 +170,30 @@ def compact_active_bins(weights):
         active[:, None, :], ops.equal(target[:, None, :], slots[None, :, None])
     )  # (N, new slot, old bin)
     weights = ops.einsum("njk,nkt->njt", ops.cast(moves, weights.dtype), weights)
-    return weights[:, : ops.max(counts)], counts
+    return weights[:, : _batch_length(counts)], counts
+
+
+STATIC_SHAPE_ERROR = (
+    "SimilarityGuidedSampling with drop_empty_bins=True returns a data-dependent number "
+    "of frames (the batch's largest B'), which {} cannot trace: it needs static shapes. "
+    "Build the model with drop_empty_bins=False (all B bins kept, empty ones zero; the "
+    "frame-masked layers after SGS use the counts) or run it eagerly "
+    "(run_eagerly=True / jit_compile=False).")
+
+
+def _batch_length(counts):
+    """max(counts) as a slice bound. TF slices to a run-time length in graphs
+    too; JAX needs a concrete value, which jax.jit cannot give (a clear error,
+    not JAX's tracer message deep in the model)."""
+    length = ops.max(counts)
+    if keras.backend.backend() != "jax":
+        return length
+    import jax  # only to name the tracing error on this backend
+
+    try:
+        return int(length)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError):
+        raise ValueError(STATIC_SHAPE_ERROR.format("jax.jit")) from None
 
 
 def similarity_guided_sampling(
@@ -195,7 +218,8 @@ def similarity_guided_sampling(
       outputs (N, B' or B, H, W, C) and active bin counts B' (N,) int32.
     """
     check_choice(kernel, KERNELS, "kernel", "similarity_guided_sampling")
-    delta = _at_least_float32(delta)
+    features = ops.convert_to_tensor(features)  # NumPy in: torch ops need tensors
+    delta = _at_least_float32(ops.convert_to_tensor(delta))
     if kernel == "linear":
         weights = linear_kernel_weights(delta, num_bins, edge_epsilon)
     else:

@@ -80,7 +80,9 @@ class PairwiseTemporalMean(layers.Layer):
 
     def call(self, inputs):
         frames = ops.shape(inputs)[1]
-        window = ops.minimum(frames, 2)
+        # A static length (JAX, or TF with T known) keeps the slices static,
+        # which jax.jit needs; a run-time one (after SGS on TF) is a tensor.
+        window = min(frames, 2) if isinstance(frames, int) else ops.minimum(frames, 2)
         return (inputs[:, : frames - window + 1] + inputs[:, window - 1 :]) / 2
 
     def compute_output_shape(self, input_shape):

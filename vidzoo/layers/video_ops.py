@@ -88,3 +88,15 @@ def features_and_counts_spec(shape, dtype, with_counts):
     if with_counts:
         return (keras.KerasTensor(shape[0], dtype=dtype), keras.KerasTensor(shape[1], dtype="int32"))
     return keras.KerasTensor(shape, dtype=dtype)
+
+
+def top_k_indices(x, k):
+    """Indices of the k largest values along the last axis, largest first;
+    equal values go to the lower index, on every backend. TF's and JAX's
+    top_k promise that order; torch.topk leaves ties in no set order (ReLU
+    zeros, or the +-1 cosines of 1-channel frames, would then pick other
+    frames), so there a stable sort decides."""
+    if keras.backend.backend() in ("tensorflow", "jax"):
+        return ops.top_k(x, k=k, sorted=True)[1]
+    return ops.argsort(-x, axis=-1)[..., :k]
+

@@ -59,6 +59,15 @@ def preprocess(frames, crop_size, eval_scale, mean=augment.KINETICS_MEAN,
     return tf.reshape(flat, (shape[0], shape[1], crop_size, crop_size, 3))
 
 
+def serving_model(model: keras.Model) -> keras.Model:
+    """`model` with dict outputs: "predictions" and, for adaptive models, each
+    adaptive layer's per-clip counts."""
+    runner = inference_model(model)
+    if runner is model:
+        return keras.Model(model.inputs, {"predictions": model.outputs[0]}, name=model.name)
+    return runner
+
+
 def export_saved_model(model: keras.Model, path: str, crop_size: int, eval_scale: int,
                        mean=augment.KINETICS_MEAN, std=augment.KINETICS_STD) -> str:
     """Write `model` with a uint8-frames `serve` endpoint to `path`.
@@ -69,28 +78,18 @@ def export_saved_model(model: keras.Model, path: str, crop_size: int, eval_scale
       crop_size, eval_scale: the centre crop after scaling the short side.
       mean, std: the normalization the model was trained with.
     """
-    runner = inference_model(model)
+    served = serving_model(model)
     frames = model.inputs[0].shape[1]
     archive = ExportArchive()
-    archive.track(runner)
+    archive.track(served)
 
     def serve(video):
-        outputs = runner(preprocess(video, crop_size, eval_scale, mean, std), training=False)
-        return outputs if isinstance(outputs, dict) else {"predictions": outputs}
+        return served(preprocess(video, crop_size, eval_scale, mean, std), training=False)
 
     signature = tf.TensorSpec((None, frames, None, None, 3), tf.uint8, name="frames")
     archive.add_endpoint("serve", serve, input_signature=[signature])
     archive.write_out(path, verbose=False)
     return path
-
-
-def serving_model(model: keras.Model) -> keras.Model:
-    """`model` with dict outputs: "predictions" and, for adaptive models, each
-    adaptive layer's per-clip counts."""
-    runner = inference_model(model)
-    if runner is model:
-        return keras.Model(model.inputs, {"predictions": model.outputs[0]}, name=model.name)
-    return runner
 
 
 def clip_shape(model: keras.Model, crop_size: int, batch_size: int):

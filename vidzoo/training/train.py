@@ -142,6 +142,18 @@ class TrainConfig:
             raise ValueError("train: " + "; ".join(problems) + ".")
 
 
+def check_tensorflow_backend(what):
+    """The runner (tf.distribute strategies, tf.train checkpoints, TF op
+    determinism) is TensorFlow's; the models themselves run on every backend."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"{what} runs on the TensorFlow Keras backend only (its strategies and "
+            f"checkpoints are tf.distribute / tf.train); KERAS_BACKEND is {backend!r}. Unset "
+            "it, or train the vidzoo.zoo model with your own fit() on that backend "
+            "(docs/training.md, 'Other Keras backends').")
+
+
 def _check_resume(config, run):
     saved = run.saved_config()
     if saved is None:
@@ -271,6 +283,7 @@ def _summary(config, model, worker, classes, copied, steps_per_epoch, resume, se
 def train(config: TrainConfig) -> dict:
     """Train (or resume) the run described by `config`; returns the summary dict."""
     config.check()
+    check_tensorflow_backend("vidzoo train")
     with op_determinism(config.deterministic):
         return _train(config)
 
