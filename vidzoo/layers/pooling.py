@@ -54,11 +54,11 @@ class _FactorizedPooling3D(layers.Layer):
         pool_t, pool_h, pool_w = self.pool_size
         stride_t, stride_h, stride_w = self.strides
         spatial = ops.reshape(inputs, (-1, height, width, channels))
-        spatial = type(self).pool_2d(spatial, (pool_h, pool_w), (stride_h, stride_w),
+        spatial = self.pool_2d(spatial, (pool_h, pool_w), (stride_h, stride_w),
                                      self.padding)
         out_h, out_w = spatial.shape[1], spatial.shape[2]
         spatial = ops.reshape(spatial, (batch, frames, out_h * out_w, channels))
-        pooled = type(self).pool_2d(spatial, (pool_t, 1), (stride_t, 1), self.padding)
+        pooled = self.pool_2d(spatial, (pool_t, 1), (stride_t, 1), self.padding)
         return ops.reshape(pooled, (batch, -1, out_h, out_w, channels))
 
     def compute_output_shape(self, input_shape):
