@@ -183,6 +183,7 @@ def write_reference(folder):
         model.save_weights(os.path.join(folder, f"layer_{name}.weights.h5"))
         np.savez(os.path.join(folder, f"layer_{name}_tensorflow.npz"),
                  **layer_outputs(model, layer_inputs(extra)))
+    write_sgs_layer_reference(folder)
 
 
 # --- custom gradients against finite differences, on the running backend ---
@@ -269,14 +270,58 @@ def gradient_cases():
             lambda f, d, kernel=kernel, surrogate=surrogate: ops.sum(similarity_guided_sampling(
                 f, d, 8, kernel=kernel, drop_empty_bins=False,
                 kronecker_gradient=surrogate)[0] * ops.convert_to_tensor(probe)), [features, delta])
+    return cases
+
+
+def sgs_layer_case(weights=None):
+    """(loss function, [clip]) of the whole float64 SGS layer (f_s and the
+    sampling together), with `weights` (TensorFlow's) loaded if given."""
+    import keras
+    from keras import ops
+
+    from vidzoo.layers import SimilarityGuidedSampling
+
+    rng = np.random.default_rng(8)
     keras.utils.set_random_seed(3)
     sgs = SimilarityGuidedSampling(drop_empty_bins=False, dtype="float64")
     clip = rng.normal(size=(1, 8, 4, 4, 8))
     sgs(clip)
-    clip_probe = rng.normal(size=(1, 8, 4, 4, 8))
-    cases["sgs_layer_input"] = (
-        lambda v: ops.sum(sgs(v, training=False) * ops.convert_to_tensor(clip_probe)), [clip])
-    return cases
+    if weights is not None:
+        sgs.set_weights(weights)
+    probe = ops.convert_to_tensor(rng.normal(size=(1, 8, 4, 4, 8)))
+    return sgs, (lambda v: ops.sum(sgs(v, training=False) * probe)), [clip]
+
+
+def write_sgs_layer_reference(folder):
+    """On TensorFlow: the SGS layer case's weights and its directional
+    derivatives, autodiff beside float64 finite differences."""
+    sgs, loss_of, points = sgs_layer_case()
+    np.savez(os.path.join(folder, "sgs_layer_weights.npz"), *sgs.get_weights())
+    with open(os.path.join(folder, "sgs_layer_tensorflow.json"), "w") as file:
+        json.dump(directional_derivatives(loss_of, points), file)
+
+
+def sgs_layer_against_tensorflow(folder):
+    """[(this backend's autodiff, TensorFlow's autodiff)] along the same
+    directions, with TensorFlow's weights.
+
+    Finite differences of the whole layer are not exact here: Keras 3 maps
+    float64 to float32 in `result_type` on JAX and PyTorch, so `ops.mean`
+    (both) and `ops.matmul` (PyTorch) of float64 inputs run in float32, and
+    a float32 f_s moves frames across bin edges within the step. TensorFlow
+    keeps float64, and its autodiff is checked against its finite
+    differences (test_backends, test_sgs)."""
+    stored = np.load(os.path.join(folder, "sgs_layer_weights.npz"))
+    weights = [stored[f"arr_{index}"] for index in range(len(stored.files))]
+    _, loss_of, points = sgs_layer_case(weights)
+    with open(os.path.join(folder, "sgs_layer_tensorflow.json")) as file:
+        reference = json.load(file)
+    grads = backend_gradients(loss_of, points)
+    pairs = []
+    for seed, (tensorflow_analytic, _) in zip((0, 1, 2), reference):
+        direction = np.random.default_rng(100 + seed).normal(size=points[0].shape)
+        pairs.append((float(np.sum(grads[0] * direction)), tensorflow_analytic))
+    return pairs
 
 
 def check_gradients():
@@ -385,6 +430,7 @@ def main(folder):
 
         jax.config.update("jax_enable_x64", True)
     report["gradients"] = check_gradients()
+    report["sgs_layer_vs_tensorflow"] = sgs_layer_against_tensorflow(folder)
     print(json.dumps(report))
 
 

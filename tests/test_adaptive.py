@@ -143,3 +143,18 @@ def test_zoo_atfr_model_predicts_each_clip_as_alone():
     assert r3d.get_layer("res4_block2_bn1").temporal_stride == 4
     alone = np.concatenate([np.asarray(model(c[None], training=False)) for c in clips])
     np.testing.assert_allclose(np.asarray(model(clips, training=False)), alone, atol=1e-5)
+
+
+def test_zoo_atfr_model_predicts_alike_with_all_bins_kept():
+    # The static SGS form (jax.jit, XLA) gives the dynamic form's predictions.
+    from zoo_checks import redundant_and_varied_clips
+
+    shape = (8, 32, 32, 3)
+    dynamic = zoo.get_model("x3d_xs_atfr", input_shape=shape, classes=3)
+    static = zoo.get_model("x3d_xs_atfr", input_shape=shape, classes=3,
+                           sgs={"drop_empty_bins": False})
+    static.set_weights(dynamic.get_weights())
+    clips = redundant_and_varied_clips(shape)
+    expected = np.asarray(dynamic(clips, training=False))
+    assert np.abs(expected - 1 / 3).max() > 1e-4  # not the uniform output of zero features
+    np.testing.assert_allclose(np.asarray(static(clips, training=False)), expected, atol=1e-5)

@@ -315,6 +315,26 @@ def test_keep_all_bins_option_has_static_length():
     assert layer(random_video((2, 8, 2, 2, 3))).shape == (2, 5, 2, 2, 3)
 
 
+@pytest.mark.parametrize("kernel", ["linear", "kronecker"])
+def test_keeping_all_bins_pads_the_compacted_output_with_zeros(kernel):
+    # Regression: the static form left empty bins in place, so a clip whose
+    # first bins were empty had zeros where the frame-masked layers after SGS
+    # look for its real frames (an ATFR model then predicted from nothing).
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(2, 6, 2, 2, 3)).astype("float32")
+    delta = np.array([[0.9, 0.95, 0.97, 0.99, 0.92, 1.0], [0.4, 0.42, 0.41, 0.9, 0.43, 0.39]],
+                     "float32")  # clip 0: bins 1-4 empty
+    dynamic, counts = similarity_guided_sampling(features, delta, 6, kernel=kernel)
+    static, static_counts = similarity_guided_sampling(features, delta, 6, kernel=kernel,
+                                                       drop_empty_bins=False)
+    dynamic, static = np.asarray(dynamic), np.asarray(static)
+    np.testing.assert_array_equal(np.asarray(counts), np.asarray(static_counts))
+    assert static.shape[1] == 6 and dynamic.shape[1] == int(np.max(counts)) < 6
+    np.testing.assert_allclose(static[:, : dynamic.shape[1]], dynamic, rtol=0, atol=1e-6)
+    assert np.all(static[:, dynamic.shape[1]:] == 0)
+    assert np.abs(static[0, 0]).sum() > 0  # clip 0's only bin moved to the front
+
+
 def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="rank 5"):
         SimilarityGuidedSampling()(random_video((2, 8, 4, 4)))

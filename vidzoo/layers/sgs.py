@@ -155,12 +155,13 @@ def active_bins(weights):
     return active, ops.sum(ops.cast(active, "int32"), axis=1)
 
 
-def compact_active_bins(weights):
+def compact_active_bins(weights, cut=True):
     """Move each clip's non-empty bins to the front, keep their order.
 
-    Returns the reordered weights cut to the batch's largest B' and the
-    per-clip active bin counts B' (int32, shape (N,)). Rows past a clip's B'
-    are zero.
+    Returns the reordered weights, cut to the batch's largest B' (or all B
+    rows with `cut=False`), and the per-clip active bin counts B' (int32,
+    shape (N,)). Rows past a clip's B' are zero: the layers after SGS take a
+    clip's first B' frames as its real ones.
     """
     num_bins = ops.shape(weights)[1]
     active, counts = active_bins(weights)
@@ -170,6 +171,8 @@ def compact_active_bins(weights):
         active[:, None, :], ops.equal(target[:, None, :], slots[None, :, None])
     )  # (N, new slot, old bin)
     weights = ops.einsum("njk,nkt->njt", ops.cast(moves, weights.dtype), weights)
+    if not cut:
+        return weights, counts
     return weights[:, : _batch_length(counts)], counts
 
 
@@ -208,9 +211,12 @@ def similarity_guided_sampling(
       num_bins: B, a Python int.
       kernel: "linear" (eq. 6) or "kronecker" (eq. 5).
       edge_epsilon: widens kernel support to (1 + eps) gamma (see module doc).
-      drop_empty_bins: compact active bins to the front and cut the batch to
-        its largest B' (output length is data dependent: TF and torch
-        backends, or eager JAX). If False all B bins are kept.
+      drop_empty_bins: cut the batch to its largest B' (output length is
+        data dependent: TF and torch backends, or eager JAX). If False all B
+        rows are kept. Either way each clip's active bins come first, in
+        order, then zero rows, so the static output is the dynamic one
+        zero-padded to B and the frame-masked layers after SGS see the same
+        real frames in both.
       kronecker_gradient: "straight_through" (released code) or "none"; see
         `kronecker_kernel_of_positions`.
 
@@ -224,10 +230,7 @@ def similarity_guided_sampling(
         weights = linear_kernel_weights(delta, num_bins, edge_epsilon)
     else:
         weights = kronecker_kernel_weights(delta, num_bins, edge_epsilon, kronecker_gradient)
-    if drop_empty_bins:
-        weights, counts = compact_active_bins(weights)
-    else:
-        _, counts = active_bins(weights)
+    weights, counts = compact_active_bins(weights, cut=drop_empty_bins)
     weights = ops.cast(weights, features.dtype)
     outputs = ops.einsum("nbt,nthwc->nbhwc", weights, features)
     return outputs, counts
@@ -271,7 +274,8 @@ class SimilarityGuidedSampling(layers.Layer):
       kronecker_gradient: "straight_through" (released code's masked
         surrogate, f_s trains) or "none" (eq. 5 is piecewise constant).
       drop_empty_bins: see `similarity_guided_sampling`. Set False for XLA/JAX
-        jit, which need static shapes; outputs then keep all B bins.
+        jit, which need static shapes; outputs then keep B rows (the active
+        bins first, then zeros).
       return_active_bins: also return B' per clip.
     """
 
