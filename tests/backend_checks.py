@@ -395,13 +395,47 @@ def check_fit():
         keras.backend.clear_session()
         if backend != "jax":
             break
-    from vidzoo.training.train import check_tensorflow_backend
-
-    try:
-        check_tensorflow_backend("vidzoo train")
-    except RuntimeError as error:
-        report["vidzoo_train"] = str(error)
     return report
+
+
+def check_train(folder):
+    """`vidzoo train` on this backend (tf.data, fit(), Keras checkpoints):
+    a deterministic 2-epoch ATFR run, then a copy of it cut back to its
+    epoch-1 checkpoint (as a kill after epoch 1 leaves it) and resumed by
+    the CLI in a new process; the resumed run must end with the
+    uninterrupted run's weights."""
+    import shutil
+
+    import keras
+
+    from training_checks import cli_args, run_cli, tiny_dataset, tiny_run
+    from vidzoo.training.checkpoints import KERAS_INDEX
+    from vidzoo.training.run_dir import read_json, write_json
+
+    data = tiny_dataset(os.path.join(folder, "train_data"))
+    whole_dir, cut_dir = (os.path.join(folder, name) for name in ("whole", "cut"))
+    whole = tiny_run(data, whole_dir, model_options={"sgs": {"drop_empty_bins": False}},
+                     deterministic=True)
+    weights = [np.asarray(w) for w in keras.saving.load_model(
+        os.path.join(whole_dir, "model.keras")).get_weights()]
+    shutil.copytree(whole_dir, cut_dir)
+    index_path = os.path.join(cut_dir, "checkpoints", KERAS_INDEX)
+    index = read_json(index_path)
+    write_json(index_path, {"checkpoints": index["checkpoints"][:-1]})
+    os.remove(os.path.join(cut_dir, "summary.json"))
+    # A new process, as after a kill: tf.data's seeded reshuffles continue
+    # from one dataset to the next within a process.
+    done = run_cli(*cli_args(data, cut_dir, deterministic=True,
+                             model_option="sgs={'drop_empty_bins': False}"))
+    if done.returncode:
+        return {"error": done.stderr[-3000:]}
+    resumed = read_json(os.path.join(cut_dir, "summary.json"))
+    resumed_weights = keras.saving.load_model(os.path.join(cut_dir, "model.keras")).get_weights()
+    difference = max(float(np.abs(a - np.asarray(b)).max())
+                     for a, b in zip(weights, resumed_weights))
+    return {"checkpoints": index["checkpoints"], "whole_history": whole["history"],
+            "resumed_from": resumed["resumed_from"], "resumed_history": resumed["history"],
+            "max_weight_difference": difference}
 
 
 def main(folder):
@@ -435,4 +469,7 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--train":  # its own process, so it runs beside main's
+        print(json.dumps(check_train(sys.argv[2])))
+    else:
+        main(sys.argv[1])

@@ -33,8 +33,9 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_collection_modifyitems(items):
     for item in items:
         group = SHARED_FIXTURE_GROUPS.get(item.module.__name__)
-        if item.module.__name__ == "test_backends":  # one worker per backend's subprocess
-            group = f"backend_{item.callspec.params['backend_run']}"
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("backend_run")
+        if backend:  # one worker per backend's subprocess
+            group = f"backend_{backend}"
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
 

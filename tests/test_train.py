@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from training_checks import cli_args, run_cli, start_cli, tiny_config, tiny_dataset, tiny_run
-from vidzoo.training.callbacks import Checkpointer, PreciseBatchNorm, seed_states
+from vidzoo.training.callbacks import Checkpointer, PreciseBatchNorm
+from vidzoo.training.checkpoints import seed_states
 from vidzoo.training.modeling import build_model, compile_model
 
 
@@ -193,6 +194,40 @@ def test_checkpoints_keep_the_dropout_seed_state_and_older_ones_still_restore(tm
     older = dropout_model()  # a checkpoint from before the seed states were saved
     tf.train.Checkpoint(model=older, optimizer=older.optimizer).save(str(tmp_path / "old" / "ckpt"))
     assert Checkpointer(dropout_model(), str(tmp_path / "old")).restore()
+
+
+def test_keras_checkpoints_round_trip_keep_the_newest_and_survive_a_half_written_one(tmp_path):
+    # The store of the JAX and PyTorch backends; Keras files, so it runs here too.
+    from vidzoo.training.checkpoints import KerasCheckpoints, latest_checkpoint
+
+    def dropout_model(units=8):
+        inputs = keras.Input((3,))
+        model = keras.Model(inputs, keras.layers.Dropout(0.5)(keras.layers.Dense(units)(inputs)))
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    model = dropout_model()
+    store = KerasCheckpoints(model, str(tmp_path), max_to_keep=2)
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 8), "float32")
+    for _ in range(3):
+        model.fit(x, y, verbose=0)
+        store.save(int(model.optimizer.iterations))
+    assert [os.path.basename(p) for p in store.checkpoints] == ["ckpt-2", "ckpt-3"]
+    assert sorted(os.listdir(tmp_path)) == ["ckpt-2", "ckpt-3", "keras_checkpoints.json"]
+    os.makedirs(tmp_path / "ckpt-4.tmp")  # a save killed before its rename
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / "ckpt-3")
+
+    fresh = dropout_model()
+    KerasCheckpoints(fresh, str(tmp_path)).restore(store.latest)
+    for restored, saved in zip(fresh.variables + fresh.optimizer.variables,
+                               model.variables + model.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(restored), np.asarray(saved))
+    assert int(fresh.optimizer.iterations) == 3
+    with pytest.raises(ValueError, match="does not match this model"):
+        other = dropout_model(units=5)
+        other.load_weights = lambda path: None  # reach the optimizer state check
+        KerasCheckpoints(other, str(tmp_path)).restore(store.latest)
 
 
 def test_bad_settings_and_paths_raise_clear_errors(data, tmp_path):

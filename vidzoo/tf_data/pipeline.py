@@ -28,6 +28,8 @@ gives an endless stream of epochs (each reshuffled, each with new draws) and
 `skip=N` starts it at its N-th readable element without decoding the first N,
 so a resumed training run reads exactly what the uninterrupted run would have
 read next (unless a file that opens decodes to nothing: that shifts the rest).
+The stream is a function of the position alone (`indexed_stream`): every
+iterator over one dataset sees the same elements, on any Keras backend.
 """
 
 import dataclasses
@@ -196,9 +198,40 @@ def check_arguments(mode, config, deterministic, seed, where="video_dataset"):
         raise ValueError(f"{where}: deterministic=True needs a seed.")
 
 
-def element_seeds(seed):
-    """Per-element stateless seeds (pairs), different every epoch."""
-    return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+def stream_seed(seed):
+    """`seed`, or a fresh random one (a non-deterministic stream)."""
+    return int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
+
+
+def epoch_keys(epoch, seed):
+    """Two stateless keys of (seed, epoch): the epoch's order and its draws."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_split(key, 2)
+
+
+def indexed_stream(count, seed, shuffle=True, repeat=False):
+    """(index, element seed (2,) int64) over `count` items, epoch by epoch.
+
+    A pure function of the position in the stream: epoch e visits the items
+    in a stateless shuffle keyed by (seed, e) and draws each element's seed
+    from (seed, e) too. A second iterator over the same dataset, or a skip
+    into it, sees the same elements; with tf.data's reshuffling `shuffle` it
+    would not (its state advances with every iterator, and JAX's and
+    PyTorch's fit() open a dataset twice: once to build, once to train).
+    """
+    seed = stream_seed(seed)
+    epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
+
+    def one_epoch(epoch):
+        order_key, draw_key = tf.unstack(epoch_keys(epoch, seed))
+        order = tf.range(count, dtype=tf.int64)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(order, seed=order_key)
+        draws = tf.random.stateless_uniform([count, 2], seed=draw_key, minval=None,
+                                            maxval=None, dtype=tf.int64)
+        return tf.data.Dataset.from_tensor_slices((order, draws))
+
+    return epochs.flat_map(one_epoch)
 
 
 def check_stream(repeat, skip, where):
@@ -241,17 +274,12 @@ def video_dataset(manifest, mode: str = "train", batch_size: int = 8,
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
 
-    ids = np.arange(len(manifest), dtype=np.int32)
-    data = tf.data.Dataset.from_tensor_slices(
-        (np.asarray(manifest.paths), np.asarray(manifest.labels, np.int32), ids))
-    if shuffle:
-        data = data.shuffle(len(manifest), seed=seed, reshuffle_each_iteration=True)
-    data = tf.data.Dataset.zip((data, element_seeds(seed)))
-    if repeat:
-        data = data.repeat()
+    paths = tf.constant(np.asarray(manifest.paths))
+    labels = tf.constant(np.asarray(manifest.labels, np.int32))
+    data = indexed_stream(len(manifest), seed, shuffle, repeat)
 
-    def with_count(element, element_seed):
-        path, label, video_id = element
+    def with_count(index, element_seed):
+        path, label, video_id = paths[index], labels[index], tf.cast(index, tf.int32)
         count = tf.numpy_function(_probe_fn(log, config.target_fps), [path], tf.int32,
                                   stateful=False)
         count.set_shape(())

@@ -137,17 +137,31 @@ def record_dataset(file_pattern, mode: str = "train", batch_size: int = 8,
     shuffle = (mode == "train") if shuffle is None else shuffle
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
-    names = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle:
-        names = names.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    data = names.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
-                            num_parallel_calls=pipeline.AUTOTUNE, deterministic=deterministic)
-    if shuffle:
-        data = data.shuffle(256, seed=seed, reshuffle_each_iteration=True)
-    data = data.enumerate()
-    data = tf.data.Dataset.zip((data, pipeline.element_seeds(seed)))
-    if repeat:
-        data = data.repeat()
+    seed = pipeline.stream_seed(seed)
+
+    def one_epoch(epoch):
+        # Keyed by (seed, epoch) alone, as pipeline.indexed_stream is: every
+        # iterator over the stream and every skip into it sees the same records.
+        order_key, draw_key = tf.unstack(pipeline.epoch_keys(epoch, seed))
+        names = tf.constant(files)
+        if shuffle:
+            names = tf.random.experimental.stateless_shuffle(names, seed=order_key)
+        records = tf.data.Dataset.from_tensor_slices(names).interleave(
+            tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+            num_parallel_calls=pipeline.AUTOTUNE, deterministic=deterministic)
+        if shuffle:
+            records = records.shuffle(256, seed=seed, reshuffle_each_iteration=False)
+
+        def with_seed(video_id, serialized):
+            key = tf.random.experimental.stateless_fold_in(draw_key, video_id)
+            draw = tf.random.stateless_uniform([2], seed=key, minval=None, maxval=None,
+                                               dtype=tf.int64)
+            return (video_id, serialized), draw
+
+        return records.enumerate().map(with_seed)
+
+    epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
+    data = epochs.flat_map(one_epoch)
 
     def load(element, element_seed):
         video_id, serialized = element

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vidzoo.training.checkpoints import checkpoint_step, checkpoint_store
 from vidzoo.training.run_dir import read_json, write_json
 from vidzoo.zoo.accounting import clip_lengths, flops_per_clip, split_outputs, with_adaptive_outputs
 from vidzoo.zoo.flops import all_layers
@@ -19,20 +20,13 @@ def optimizer_step(model):
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
-def seed_states(model):
-    """The model's seed-generator state variables: in `variables`, not in `weights`."""
-    weights = {id(weight) for weight in model.weights}
-    return [variable for variable in model.variables if id(variable) not in weights]
-
-
 class Checkpointer(keras.callbacks.Callback):
-    """Saves model and optimizer state with `tf.train.CheckpointManager` at the
-    end of every epoch and, if `every_n_steps`, every N optimizer steps.
-
-    The manager writes the checkpoint files first and its index file last,
-    so a process killed while saving (even `kill -9`) leaves the previous
-    checkpoint usable. The optimizer's `iterations` is saved with it: that
-    gives the epoch and step to resume at (`vidzoo.training.train`).
+    """Saves model, optimizer and seed-generator state at the end of every
+    epoch and, if `every_n_steps`, every N optimizer steps, in the backend's
+    store (`vidzoo.training.checkpoints`: tf.train on TensorFlow, Keras files
+    on JAX and PyTorch), which a `kill -9` while saving cannot corrupt. The
+    optimizer's `iterations` is saved with it: that gives the epoch and step
+    to resume at (`vidzoo.training.train`).
 
     The states of the model's random seed generators (dropout) are saved
     too, so a resumed deterministic run draws the masks the uninterrupted run
@@ -49,11 +43,7 @@ class Checkpointer(keras.callbacks.Callback):
 
     def __init__(self, model, directory, every_n_steps=0, max_to_keep=3):
         super().__init__()
-        self._seeds = tf.train.Checkpoint(seeds=seed_states(model))
-        self._state = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
-                                              seeds=self._seeds.seeds)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
+        self.store = checkpoint_store(model, directory, max_to_keep)
         self.every_n_steps = every_n_steps
         self._last_saved = None
         self._progress_path = os.path.join(directory, self.PROGRESS)
@@ -63,10 +53,9 @@ class Checkpointer(keras.callbacks.Callback):
 
     def restore(self):
         """Restore the latest checkpoint if there is one; returns its path or None."""
-        path = self.manager.latest_checkpoint
+        path = self.store.latest
         if path:
-            self._state.restore(path).assert_existing_objects_matched()
-            self._seeds.restore(path).expect_partial()  # absent from older checkpoints
+            self.store.restore(path)
         return path
 
     def total_seconds(self):
@@ -93,12 +82,12 @@ class Checkpointer(keras.callbacks.Callback):
         step = optimizer_step(self.model)
         if step != self._last_saved:
             # Only the checkpoints the manager keeps can be restored: drop the rest.
-            kept = {path.rsplit("-", 1)[1] for path in self.manager.checkpoints}
+            kept = {str(checkpoint_step(path)) for path in self.store.checkpoints}
             seconds = {key: value for key, value in self._progress["seconds"].items()
                        if key in kept}
             self._progress["seconds"] = dict(seconds, **{str(step): self.total_seconds()})
             self._write_progress()
-            self.manager.save(checkpoint_number=step)
+            self.store.save(step)
             self._last_saved = step
 
     def on_train_batch_end(self, batch, logs=None):
@@ -186,7 +175,9 @@ def recompute_batch_norm_statistics(model, batches):
     try:
         for norm in norms:
             norm.momentum = 0.0
-        forward = tf.function(lambda clips: model(clips, training=True))
+        forward = lambda clips: model(clips, training=True)  # noqa: E731
+        if keras.backend.backend() == "tensorflow":
+            forward = tf.function(forward)
         for batch in batches:
             forward(batch[0] if isinstance(batch, (tuple, list)) else batch)
             for total, norm in zip(sums, norms):

@@ -19,7 +19,6 @@ import json
 import os
 
 import keras
-import tensorflow as tf
 
 CONFIG, CLASSES, MODEL, SUMMARY = "config.json", "classes.json", "model.keras", "summary.json"
 CHECKPOINTS, LOGS, EVALUATION, SAVED_MODEL = "checkpoints", "logs", "evaluation.json", "saved_model"
@@ -64,7 +63,10 @@ class RunDir:
         return int(latest.rsplit("-", 1)[1]) if latest else 0
 
     def latest_checkpoint(self):
-        return tf.train.latest_checkpoint(self.path(CHECKPOINTS))
+        # checkpoints.py writes its index with this module's write_json
+        from vidzoo.training.checkpoints import latest_checkpoint
+
+        return latest_checkpoint(self.path(CHECKPOINTS))
 
     def finished_summary(self, total_steps: int):
         """The saved summary if the last checkpoint is the run's final step, else None."""

@@ -142,16 +142,22 @@ class TrainConfig:
             raise ValueError("train: " + "; ".join(problems) + ".")
 
 
-def check_tensorflow_backend(what):
-    """The runner (tf.distribute strategies, tf.train checkpoints, TF op
-    determinism) is TensorFlow's; the models themselves run on every backend."""
+TENSORFLOW_ONLY_STRATEGIES = ("mirrored", "multi_worker")
+
+
+def check_backend(config):
+    """`vidzoo train` runs on every Keras backend with one device; the
+    tf.distribute strategies are TensorFlow's (docs/training.md, 'Other Keras
+    backends')."""
     backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise RuntimeError(
-            f"{what} runs on the TensorFlow Keras backend only (its strategies and "
-            f"checkpoints are tf.distribute / tf.train); KERAS_BACKEND is {backend!r}. Unset "
-            "it, or train the vidzoo.zoo model with your own fit() on that backend "
-            "(docs/training.md, 'Other Keras backends').")
+    if backend == "tensorflow":
+        return
+    if config.strategy in TENSORFLOW_ONLY_STRATEGIES or config.cpu_devices > 1:
+        raise ValueError(
+            f"train: strategy {config.strategy!r} (and cpu_devices) are tf.distribute's, on "
+            f"the TensorFlow Keras backend only; KERAS_BACKEND is {backend!r}. Use "
+            "strategy 'default' (one device) there; JAX's data parallelism is "
+            "keras.distribution.DataParallel (docs/training.md).")
 
 
 def _check_resume(config, run):
@@ -283,7 +289,7 @@ def _summary(config, model, worker, classes, copied, steps_per_epoch, resume, se
 def train(config: TrainConfig) -> dict:
     """Train (or resume) the run described by `config`; returns the summary dict."""
     config.check()
-    check_tensorflow_backend("vidzoo train")
+    check_backend(config)
     with op_determinism(config.deterministic):
         return _train(config)
 
