@@ -395,7 +395,20 @@ def check_fit():
         keras.backend.clear_session()
         if backend != "jax":
             break
+    report["mirrored"] = tensorflow_strategy_error()
     return report
+
+
+def tensorflow_strategy_error():
+    """`vidzoo train`'s error for a tf.distribute strategy off TensorFlow."""
+    from vidzoo.training.train import TrainConfig, check_backend
+
+    try:
+        check_backend(TrainConfig(model="x3d_xs", train="t.csv", run_dir="r",
+                                  strategy="mirrored"))
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def check_train(folder):
