@@ -209,6 +209,11 @@ def epoch_keys(epoch, seed):
     return tf.random.experimental.stateless_split(key, 2)
 
 
+def epoch_numbers(repeat):
+    """0, 1, 2, ... (an endless stream) or just 0."""
+    return tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
+
+
 def indexed_stream(count, seed, shuffle=True, repeat=False):
     """(index, element seed (2,) int64) over `count` items, epoch by epoch.
 
@@ -220,7 +225,6 @@ def indexed_stream(count, seed, shuffle=True, repeat=False):
     PyTorch's fit() open a dataset twice: once to build, once to train).
     """
     seed = stream_seed(seed)
-    epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
 
     def one_epoch(epoch):
         order_key, draw_key = tf.unstack(epoch_keys(epoch, seed))
@@ -231,7 +235,7 @@ def indexed_stream(count, seed, shuffle=True, repeat=False):
                                             maxval=None, dtype=tf.int64)
         return tf.data.Dataset.from_tensor_slices((order, draws))
 
-    return epochs.flat_map(one_epoch)
+    return epoch_numbers(repeat).flat_map(one_epoch)
 
 
 def check_stream(repeat, skip, where):

@@ -160,8 +160,7 @@ def record_dataset(file_pattern, mode: str = "train", batch_size: int = 8,
 
         return records.enumerate().map(with_seed)
 
-    epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
-    data = epochs.flat_map(one_epoch)
+    data = pipeline.epoch_numbers(repeat).flat_map(one_epoch)
 
     def load(element, element_seed):
         video_id, serialized = element

@@ -29,12 +29,15 @@ def seed_states(model):
     return [variable for variable in model.variables if id(variable) not in weights]
 
 
+def _keras_checkpoints(directory):
+    """The names KerasCheckpoints' index keeps, oldest first ([] without one)."""
+    return read_json(os.path.join(directory, KERAS_INDEX), {"checkpoints": []})["checkpoints"]
+
+
 def latest_checkpoint(directory):
     """The newest checkpoint in `directory` of either store, or None."""
-    index = read_json(os.path.join(directory, KERAS_INDEX))
-    if index and index["checkpoints"]:
-        return os.path.join(directory, index["checkpoints"][-1])
-    return tf.train.latest_checkpoint(directory)
+    names = _keras_checkpoints(directory)
+    return os.path.join(directory, names[-1]) if names else tf.train.latest_checkpoint(directory)
 
 
 def checkpoint_step(path):
@@ -80,12 +83,10 @@ class KerasCheckpoints:
         self.directory = directory
         self.max_to_keep = max_to_keep
 
-    def _index(self):
-        return read_json(os.path.join(self.directory, KERAS_INDEX), {"checkpoints": []})
-
     @property
     def checkpoints(self):
-        return [os.path.join(self.directory, name) for name in self._index()["checkpoints"]]
+        return [os.path.join(self.directory, name)
+                for name in _keras_checkpoints(self.directory)]
 
     @property
     def latest(self):
@@ -103,7 +104,7 @@ class KerasCheckpoints:
         _save_arrays(os.path.join(partial, "seeds.npz"), seed_states(self.model))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
-        kept = [n for n in self._index()["checkpoints"] if n != name] + [name]
+        kept = [n for n in _keras_checkpoints(self.directory) if n != name] + [name]
         dropped, kept = kept[:-self.max_to_keep], kept[-self.max_to_keep:]
         write_json(os.path.join(self.directory, KERAS_INDEX), {"checkpoints": kept})
         for old in dropped:
