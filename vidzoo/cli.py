@@ -103,8 +103,9 @@ def add_train_flags(parser):
 
 DEMO_HELP = {
     "workdir": "where data, runs and outputs go (default: a fresh temporary directory)",
-    "model": "the baseline, trained with its _atfr variant",
-    "epochs": "training epochs of each model",
+    "model": "the baseline, trained from scratch; its _atfr variant is fine-tuned from it",
+    "epochs": "training epochs of the baseline",
+    "finetune_epochs": "fine-tuning epochs of the ATFR model",
     "frames": "frames per clip",
     "crop_size": "crop size in pixels",
     "train_per_class": "training videos per class",
@@ -112,7 +113,9 @@ DEMO_HELP = {
     "num_clips": "clips per validation video",
     "num_crops": "spatial crops per clip (1 or 3)",
     "batch_size": "batch size",
-    "lr": "peak learning rate",
+    "lr": "peak learning rate of the baseline",
+    "finetune_lr": "peak learning rate of the ATFR fine-tuning",
+    "latency_rounds": "interleaved rounds of the side-by-side batch-1 latency",
     "seed": "random seed (training is deterministic)",
     "verbose": "fit() verbosity: 0, 1 or 2",
 }
