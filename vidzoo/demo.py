@@ -127,6 +127,7 @@ def run_demo(workdir, model="sgs_resnet3d_18", epochs=15, finetune_epochs=12, fr
              crop_size=56, train_per_class=24, val_per_class=6, num_clips=3, num_crops=3,
              batch_size=8, lr=0.01, finetune_lr=0.001, latency_rounds=5, seed=0, verbose=2):
     """Run the demo in `workdir`; returns {"rows": [...], "table": str, ...}."""
+    settings = {name: value for name, value in locals().items() if name != "workdir"}
     start = time.perf_counter()
     data = make_dataset(os.path.join(workdir, "data"), train_per_class, val_per_class,
                         frames=32, size=64, seed=seed)
@@ -154,11 +155,6 @@ def run_demo(workdir, model="sgs_resnet3d_18", epochs=15, finetune_epochs=12, fr
     result = {"rows": rows, "table": comparison_table(rows), "plot": plot,
               "saved_model": export_dir, "tensorboard": os.path.join(workdir, "runs"),
               "seconds": round(time.perf_counter() - start, 1),
-              "settings": dict(model=model, epochs=epochs, finetune_epochs=finetune_epochs,
-                               frames=frames, crop_size=crop_size,
-                               train_per_class=train_per_class, val_per_class=val_per_class,
-                               num_clips=num_clips, num_crops=num_crops, lr=lr,
-                               finetune_lr=finetune_lr, latency_rounds=latency_rounds,
-                               seed=seed)}
+              "settings": settings}
     write_json(os.path.join(workdir, "demo_results.json"), result)
     return result
