@@ -451,6 +451,46 @@ def check_train(folder):
             "max_weight_difference": difference}
 
 
+def check_data_parallel(folder):
+    """`vidzoo train --strategy=data_parallel` on the JAX devices XLA_FLAGS
+    gives this process, and one Keras train step under the same
+    DataParallel against one on a single device (a small conv + BatchNorm
+    model: the split batch must give the global batch's update)."""
+    import contextlib
+
+    import keras
+
+    from training_checks import cli_args, run_cli, tiny_dataset
+    from vidzoo.training.run_dir import read_json
+    from vidzoo.training.strategy import keras_data_parallel
+
+    def one_step(scope):
+        keras.utils.set_random_seed(0)
+        with scope:
+            model = keras.Sequential([
+                keras.Input((2, 8, 8, 3)), keras.layers.Conv3D(4, 3),
+                keras.layers.BatchNormalization(), keras.layers.ReLU(),
+                keras.layers.GlobalAveragePooling3D(), keras.layers.Dense(3)])
+            model.compile(keras.optimizers.SGD(0.5), keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True))
+            clips = np.random.default_rng(0).random((4, 2, 8, 8, 3), dtype="float32")
+            model.train_on_batch(clips, np.arange(4) % 3)
+            return [np.asarray(w) for w in model.get_weights()]
+
+    single = one_step(contextlib.nullcontext())
+    split = one_step(keras_data_parallel(cpu_devices=2).scope())
+    step_difference = max(float(np.abs(a - b).max()) for a, b in zip(single, split))
+    data = tiny_dataset(os.path.join(folder, "train_data"))
+    run_dir = os.path.join(folder, "data_parallel")
+    done = run_cli(*cli_args(data, run_dir, strategy="data_parallel", cpu_devices=2,
+                             model_option="sgs={'drop_empty_bins': False}"))
+    if done.returncode:
+        return {"error": done.stderr[-3000:], "step_difference": step_difference}
+    summary = read_json(os.path.join(run_dir, "summary.json"))
+    return {"step_difference": step_difference, "replicas": summary["replicas"],
+            "history": summary["history"], "optimizer_steps": summary["optimizer_steps"]}
+
+
 def main(folder):
     import keras
 
@@ -484,5 +524,7 @@ def main(folder):
 if __name__ == "__main__":
     if sys.argv[1] == "--train":  # its own process, so it runs beside main's
         print(json.dumps(check_train(sys.argv[2])))
+    elif sys.argv[1] == "--data_parallel":  # needs XLA_FLAGS set before JAX starts
+        print(json.dumps(check_data_parallel(sys.argv[2])))
     else:
         main(sys.argv[1])

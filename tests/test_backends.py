@@ -150,3 +150,26 @@ def test_vidzoo_train_runs_checkpoints_and_resumes_on_jax(tmp_path):
     assert train["resumed_history"]["loss"] == pytest.approx(train["whole_history"]["loss"],
                                                              rel=1e-5)
     assert train["max_weight_difference"] < 1e-5, train  # deterministic: the same run
+
+
+@pytest.mark.skipif("jax" not in BACKENDS, reason="VIDZOO_BACKENDS leaves JAX out")
+def test_vidzoo_train_data_parallel_on_two_jax_devices(tmp_path):
+    flags = "--xla_force_host_platform_device_count=2"
+    done = subprocess.run([sys.executable, os.path.join(HERE, "backend_checks.py"),
+                           "--data_parallel", str(tmp_path)], capture_output=True, text=True,
+                          timeout=1800, env=dict(os.environ, KERAS_BACKEND="jax",
+                                                 XLA_FLAGS=flags))
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in report, report
+    assert report["step_difference"] < 1e-5, report  # split batch, the global batch's step
+    assert report["replicas"] == 2, report
+    assert report["optimizer_steps"] == 4, report  # 2 epochs of 8 videos at batch 4
+    assert all(np.isfinite(report["history"]["loss"])), report
+
+
+def test_data_parallel_is_named_for_jax_only():
+    from vidzoo.training.strategy import make_strategy
+
+    with pytest.raises(ValueError, match="JAX backend.*mirrored"):
+        make_strategy("data_parallel")

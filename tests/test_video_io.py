@@ -28,3 +28,32 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     garbage.write_bytes(b"not a video at all" * 10)
     with pytest.raises(ValueError, match="garbage.mp4"):
         decode_video(garbage)
+
+
+ENCODE_SYNTHETIC = """
+import hashlib, io, sys
+import numpy as np
+from vidzoo.tf_data.synthetic import make_video
+from vidzoo.tf_data.video_io import encode_video
+rng = np.random.default_rng(0)
+digest = hashlib.md5()
+for index in range(8):
+    path = f"{sys.argv[1]}/{index}.mp4"
+    encode_video(path, make_video(rng, index % 4, 32, 64, "easy")[0])
+    digest.update(open(path, "rb").read())
+print(digest.hexdigest())
+"""
+
+
+def test_same_frames_encode_to_the_same_bytes_in_concurrent_processes(tmp_path):
+    # libx264's lookahead made these differ run to run (the demo's data did).
+    import subprocess
+    import sys
+
+    folders = [tmp_path / str(index) for index in range(3)]
+    for folder in folders:
+        folder.mkdir()
+    runs = [subprocess.Popen([sys.executable, "-c", ENCODE_SYNTHETIC, str(folder)],
+                             stdout=subprocess.PIPE, text=True) for folder in folders]
+    digests = {run.communicate(timeout=300)[0].strip() for run in runs}
+    assert len(digests) == 1 and all(len(d) == 32 for d in digests), digests

@@ -4,14 +4,23 @@ The full tf.data pipeline (sampling, augmentation, records, bad-input
 handling) builds on these; see the tf_data issue.
 """
 
+import fractions
+
 import av
 import numpy as np
+
+
+X264_DETERMINISTIC = {"x264-params": "rc-lookahead=0:no-mbtree=1:bframes=0"}
 
 
 def encode_video(path, frames, fps=25, codec="libx264"):
     """Write uint8 RGB frames (T, H, W, 3) to `path` (mp4 with H.264 by default).
 
-    H and W must be even for yuv420p; odd sizes raise ValueError.
+    H and W must be even for yuv420p; odd sizes raise ValueError. The encoder
+    runs on one thread and libx264 without its lookahead and macroblock tree:
+    with them, the same frames gave different files in concurrent processes
+    (and across demo runs), and a seeded dataset must be the same bytes every
+    time (deterministic training starts from it).
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -23,10 +32,15 @@ def encode_video(path, frames, fps=25, codec="libx264"):
     if height % 2 or width % 2:
         raise ValueError(f"encode_video needs even height and width; got {height}x{width}.")
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
+        options = X264_DETERMINISTIC if codec == "libx264" else {}
+        stream = container.add_stream(codec, rate=fps, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        stream.thread_count = 1
+        stream.time_base = fractions.Fraction(1, fps)
+        for index, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = index  # frame index in the 1/fps time base
+            for packet in stream.encode(picture):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -1,4 +1,4 @@
-"""`tf.distribute` strategies by name: default, mirrored, multi_worker.
+"""Data-parallel training by name: default, mirrored, multi_worker, data_parallel.
 
 * `default`: one device.
 * `mirrored`: `MirroredStrategy` over the local GPUs, or over `cpu_devices`
@@ -11,7 +11,14 @@
 
   Worker 0 is the chief: it writes checkpoints, logs and the final model;
   the other workers write theirs under `<run_dir>/workers/<index>`.
+* `data_parallel`: Keras 3's `keras.distribution.DataParallel` over all of
+  JAX's local devices (the JAX backend's counterpart of `mirrored`): weights
+  replicated, each global batch split along its first axis. On a CPU machine
+  JAX shows N devices with
+  `XLA_FLAGS=--xla_force_host_platform_device_count=N`, set before it starts.
 """
+
+import contextlib
 
 import dataclasses
 import json
@@ -19,7 +26,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+STRATEGIES = ("default", "mirrored", "multi_worker", "data_parallel")
 
 
 @dataclasses.dataclass
@@ -29,10 +36,24 @@ class Worker:
     strategy: tf.distribute.Strategy
     num_workers: int = 1
     index: int = 0
+    keras_distribution: object = None  # keras.distribution.DataParallel, or None
 
     @property
     def is_chief(self):
         return self.index == 0
+
+    @property
+    def replicas(self):
+        """Model copies a global batch is split among."""
+        if self.keras_distribution is not None:
+            return len(self.keras_distribution.device_mesh.devices.flat)
+        return int(self.strategy.num_replicas_in_sync)
+
+    def distribution_scope(self):
+        """The Keras distribution's scope (building, fit, saving all need it), or nothing."""
+        if self.keras_distribution is None:
+            return contextlib.nullcontext()
+        return self.keras_distribution.scope()
 
 
 def split_cpu(count):
@@ -66,10 +87,31 @@ def _cluster_from_env():
     return len(workers), int(task["index"])
 
 
+def keras_data_parallel(cpu_devices=0):
+    """DataParallel over every JAX device; `cpu_devices` > 1 checks their count
+    (JAX fixes it at start-up from XLA_FLAGS, so it cannot be split here)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise ValueError("strategy data_parallel is keras.distribution.DataParallel, which "
+                         f"vidzoo runs on the JAX backend; KERAS_BACKEND is "
+                         f"{keras.backend.backend()!r}. On TensorFlow use strategy mirrored.")
+    devices = keras.distribution.list_devices()
+    if cpu_devices > 1 and len(devices) != cpu_devices:
+        raise ValueError(
+            f"strategy data_parallel with cpu_devices={cpu_devices}: JAX started with "
+            f"{len(devices)} device(s). Set XLA_FLAGS=--xla_force_host_platform_device_count="
+            f"{cpu_devices} in the environment before the run starts.")
+    return keras.distribution.DataParallel(devices=devices)
+
+
 def make_strategy(name="default", cpu_devices=0):
     """The strategy called `name` and this process's `Worker` record."""
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}; got {name!r}.")
+    if name == "data_parallel":
+        return Worker(tf.distribute.get_strategy(),
+                      keras_distribution=keras_data_parallel(cpu_devices))
     if cpu_devices > 1:
         split_cpu(cpu_devices)
     if name == "default":

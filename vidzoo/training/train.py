@@ -36,7 +36,7 @@ from vidzoo.training.callbacks import (
 )
 from vidzoo.training.modeling import build_for_multi_worker, build_initialized_model, compile_model
 from vidzoo.training.run_dir import CHECKPOINTS, LOGS, RunDir
-from vidzoo.training.strategy import make_strategy
+from vidzoo.training.strategy import STRATEGIES, make_strategy
 from vidzoo.zoo.accounting import is_adaptive
 from vidzoo.zoo.flops import count_flops
 
@@ -81,10 +81,12 @@ class TrainConfig:
     frames: int = setting(8, "frames per clip")
     stride: int = setting(2, "temporal sampling stride of a clip")
     crop_size: int = setting(112, "crop size in pixels (>= 32)")
-    strategy: str = setting("default", "tf.distribute strategy; multi_worker reads TF_CONFIG",
-                            choices=("default", "mirrored", "multi_worker"))
+    strategy: str = setting("default", "tf.distribute strategy (TensorFlow; multi_worker reads "
+                            "TF_CONFIG) or data_parallel (keras.distribution, JAX)",
+                            choices=STRATEGIES)
     cpu_devices: int = setting(0, "split the CPU into this many logical devices "
-                               "(MirroredStrategy on a CPU machine)")
+                               "(mirrored on a CPU machine; with data_parallel, the JAX "
+                               "device count that XLA_FLAGS must give)")
     checkpoint_steps: int = setting(0, "also checkpoint every N steps (0: per epoch only)")
     adaptive_clips: int = setting(16, "validation clips on which adaptive models' B' and "
                                   "GFLOPs are logged each epoch")
@@ -150,14 +152,14 @@ def check_backend(config):
     tf.distribute strategies are TensorFlow's (docs/training.md, 'Other Keras
     backends')."""
     backend = keras.backend.backend()
-    if backend == "tensorflow":
+    if backend == "tensorflow" or (backend == "jax" and config.strategy == "data_parallel"):
         return
     if config.strategy in TENSORFLOW_ONLY_STRATEGIES or config.cpu_devices > 1:
         raise ValueError(
             f"train: strategy {config.strategy!r} (and cpu_devices) are tf.distribute's, on "
             f"the TensorFlow Keras backend only; KERAS_BACKEND is {backend!r}. Use "
-            "strategy 'default' (one device) there; JAX's data parallelism is "
-            "keras.distribution.DataParallel (docs/training.md).")
+            "strategy 'default' (one device) there, or on JAX strategy 'data_parallel' "
+            "(keras.distribution.DataParallel; docs/training.md).")
 
 
 def _check_resume(config, run):
@@ -267,7 +269,7 @@ def _summary(config, model, worker, classes, copied, steps_per_epoch, resume, se
         "model": config.model,
         "classes": classes,
         "parameters": int(model.count_params()),
-        "replicas": int(worker.strategy.num_replicas_in_sync),
+        "replicas": worker.replicas,
         "workers": worker.num_workers,
         "initialized_from": ({"source": config.init_from, "layers": len(copied)}
                              if copied else None),
@@ -290,16 +292,15 @@ def train(config: TrainConfig) -> dict:
     """Train (or resume) the run described by `config`; returns the summary dict."""
     config.check()
     check_backend(config)
-    with op_determinism(config.deterministic):
-        return _train(config)
-
-
-def _train(config):
     worker = make_strategy(config.strategy, config.cpu_devices)
-    if config.batch_size % (worker.strategy.num_replicas_in_sync) or \
-            config.batch_size % worker.num_workers:
+    if config.batch_size % worker.replicas or config.batch_size % worker.num_workers:
         raise ValueError(f"train: batch_size {config.batch_size} must divide evenly among "
-                         f"{worker.strategy.num_replicas_in_sync} replicas.")
+                         f"{worker.replicas} replicas.")
+    with op_determinism(config.deterministic), worker.distribution_scope():
+        return _train(config, worker)
+
+
+def _train(config, worker):
     _check_resume(config, RunDir(config.run_dir))
     source = datasets.load_source(config.train, what="train")
     val_source = (datasets.load_source(config.val, source.class_names, what="val")
