@@ -468,7 +468,7 @@ def check_data_parallel(folder):
         keras.utils.set_random_seed(0)
         with scope:
             model = keras.Sequential([
-                keras.Input((2, 8, 8, 3)), keras.layers.Conv3D(4, 3),
+                keras.Input((2, 8, 8, 3)), keras.layers.Conv3D(4, 3, padding="same"),
                 keras.layers.BatchNormalization(), keras.layers.ReLU(),
                 keras.layers.GlobalAveragePooling3D(), keras.layers.Dense(3)])
             model.compile(keras.optimizers.SGD(0.5), keras.losses.SparseCategoricalCrossentropy(
