@@ -1,5 +1,8 @@
 """PyAV encode/decode of real H.264 files."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -31,7 +34,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
 
 
 ENCODE_SYNTHETIC = """
-import hashlib, io, sys
+import hashlib, sys
 import numpy as np
 from vidzoo.tf_data.synthetic import make_video
 from vidzoo.tf_data.video_io import encode_video
@@ -47,9 +50,6 @@ print(digest.hexdigest())
 
 def test_same_frames_encode_to_the_same_bytes_in_concurrent_processes(tmp_path):
     # libx264's lookahead made these differ run to run (the demo's data did).
-    import subprocess
-    import sys
-
     folders = [tmp_path / str(index) for index in range(3)]
     for folder in folders:
         folder.mkdir()

@@ -19,7 +19,6 @@
 """
 
 import contextlib
-
 import dataclasses
 import json
 import os
