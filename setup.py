@@ -25,7 +25,7 @@ setup(
         # converters' references (torchvision 0.29's ops need this CUDA torch
         # build; it runs on the CPU); tf2onnx, onnxruntime, ai-edge-litert: the
         # ONNX / TFLite exports and their runtimes
-        "test": ["pytest", "pytest-xdist", "jax", "torch==2.14.1", "torchvision==0.29.1", "pytorchvideo==0.1.5",
+        "test": ["pytest", "pytest-xdist", "filelock", "jax", "torch==2.14.1", "torchvision==0.29.1", "pytorchvideo==0.1.5",
                  "tf2onnx==1.17.0", "onnxruntime", "ai-edge-litert"],
         "convert": ["torch"],
         "export": ["tf2onnx==1.17.0", "onnxruntime", "ai-edge-litert"],

@@ -3,13 +3,16 @@ models) written as ONNX and TFLite by `vidzoo.training.export.export_model`,
 each run in its runtime (onnxruntime, LiteRT) against the Keras model on the
 same random clip: max abs difference, file size, and batch-1 CPU latency of
 Keras, onnxruntime and LiteRT measured side by side (interleaved rounds, one
-process). Writes docs/export.md.
+process). Each model's row is kept in docs/data/export.json with its date,
+machine and command, so `--models NAME` measures one model again and the page
+is rewritten from every stored row. Writes docs/export.md.
 
-    python -m benchmarks.export_benchmark --rounds 5
+    python -m benchmarks.export_benchmark --rounds 5 [--models mtnet_s]
 """
 
 import argparse
 import datetime
+import json
 import os
 import statistics
 import sys
@@ -110,6 +113,8 @@ def measure(name, shape, workdir, rounds, repeats):
             runner(clip)  # warm
             latency[key].append(median_ms(runner, clip, repeats))
     row["latency_ms"] = {key: statistics.median(values) for key, values in latency.items()}
+    row["speedup"] = {key: row["latency_ms"]["keras"] / ms  # Keras' / the runtime's
+                      for key, ms in row["latency_ms"].items() if key != "keras"}
     print(name, row, flush=True)
     return row
 
@@ -118,29 +123,28 @@ def cell(row, export_format):
     result = row["formats"][export_format]
     if "error" in result:
         return f"no: {result['error']}", "", ""
-    keras_ms = row["latency_ms"]["keras"]
-    ms = row["latency_ms"][export_format]
+    ms, speedup = row["latency_ms"][export_format], row["speedup"][export_format]
     return (f"yes ({result['diff']:.1e})", f"{result['mib']:.1f}",
-            f"{ms:.1f} ms ({keras_ms / ms:.2f}x)")
+            f"{ms:.1f} ms ({speedup:.2f}x)")
 
 
-def write_report(path, rows, args, command):
-    lines = [
-        "# Export: what exports where",
-        "",
-        f"Machine: {machine.describe()}, no GPU. Date: {datetime.date.today().isoformat()}.",
-        "",
-        f"Command: `{command}`",
-        "",
+def write_report(path, rows):
+    runs = sorted({(row["date"], row["machine"], row["command"]) for row in rows})
+    lines = ["# Export: what exports where", ""]
+    for date, machine_line, command in runs:
+        names = ", ".join(row["name"] for row in rows if row["command"] == command
+                          and row["date"] == date)
+        lines += [f"Measured {date} on {machine_line}, no GPU, with `{command}`: {names}.", ""]
+    lines += [
         "`vidzoo export --format onnx|tflite` (or `vidzoo.training.export.export_model`) on "
         "random-init models with 400 classes and no softmax (logits are compared: a random "
         "model's probabilities are all near 1/400 and would hide differences). Each export is run in its runtime "
         "(onnxruntime; LiteRT's `ai_edge_litert` interpreter, builtin ops only) on one random "
         "clip and compared with the Keras model (max abs difference of every output: "
         "predictions, and B' / cluster sizes for adaptive models). Latency: batch 1, CPU, the "
-        f"median over {args.rounds} interleaved rounds of each round's median of "
-        f"{args.repeats} calls; Keras is the model in a `tf.function`. In brackets: Keras' "
-        "latency / the runtime's (above 1 = the runtime is faster).",
+        "median over the interleaved rounds (`--rounds`) of each round's median of `--repeats` "
+        "calls; Keras is the model in a `tf.function`. In brackets: Keras' "
+        "latency / the runtime's (above 1 = the runtime is faster), both from the same run.",
         "",
         "| model | input | Keras ms | ONNX (max diff) | MiB | onnxruntime | TFLite (max diff) "
         "| MiB | LiteRT |",
@@ -155,6 +159,20 @@ def write_report(path, rows, args, command):
     lines += ["", NOTES]
     with open(path, "w") as handle:
         handle.write("\n".join(lines))
+
+
+def stored_rows(path):
+    """name -> row of every model measured before (docs/data/export.json)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def store_rows(path, rows):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        json.dump(rows, handle, indent=1)
 
 
 NOTES = """Notes:
@@ -181,16 +199,20 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", nargs="*", default=None, help="registry names (default all)")
-    parser.add_argument("--output", default=os.path.join(
-        os.path.dirname(__file__), "..", "docs", "export.md"))
+    docs = os.path.join(os.path.dirname(__file__), "..", "docs")
+    parser.add_argument("--output", default=os.path.join(docs, "export.md"))
+    parser.add_argument("--data", default=os.path.join(docs, "data", "export.json"))
     args = parser.parse_args()
     chosen = [m for m in MODELS if not args.models or m[0] in args.models]
-    command = "python -m benchmarks.export_benchmark " + " ".join(sys.argv[1:])
-    rows = []
+    command = ("python -m benchmarks.export_benchmark " + " ".join(sys.argv[1:])).strip()
+    stored = stored_rows(args.data)
     with tempfile.TemporaryDirectory() as workdir:
         for name, shape in chosen:  # the page is rewritten after each model
-            rows.append(measure(name, shape, workdir, args.rounds, args.repeats))
-            write_report(args.output, rows, args, command.strip())
+            row = measure(name, shape, workdir, args.rounds, args.repeats)
+            stored[name] = dict(row, shape=list(shape), date=datetime.date.today().isoformat(),
+                                machine=machine.describe(), command=command)
+            store_rows(args.data, stored)
+            write_report(args.output, [stored[n] for n, _ in MODELS if n in stored])
     print(open(args.output).read())
 
 

@@ -12,24 +12,40 @@ import time
 
 import numpy as np
 
-# (name, constructor arguments, input shape, a stage compared in training mode).
-# One model of each family, the adaptive modules among them (MTNet is left
-# out: JAX compiles each of its eager ops, 80 s on this CPU; its layers are
-# in LAYER_CASES). Training mode is compared at res3 or its like: deeper, a
-# BatchNorm over 2 clips of 1x1 maps normalizes a handful of values and
-# amplifies float32 rounding without bound.
-CASES = [
-    ("r2plus1d_18", {}, (4, 32, 32, 3), "res3"),
-    ("resnet3d_18", {}, (8, 32, 32, 3), "res3"),
-    ("slow_r50", {}, (8, 32, 32, 3), "res3"),
-    ("r2plus1d_r50", {}, (8, 32, 32, 3), "res3"),
-    ("sgs_resnet3d_18_atfr", {}, (8, 32, 32, 3), "res3"),
-    ("x3d_xs_atfr", {}, (8, 32, 32, 3), "res3"),
-    ("s3d_g", {}, (8, 32, 32, 3), "Mixed_3c"),
-    ("slowfast_r50_8x8_atfr", {}, (16, 32, 32, 3), "res3_fast"),
-    ("tsm_r18_clustering", {}, (12, 32, 32, 3), "res3"),
-    ("r3d_18_sfc", {"sfc": {"split": "res3", "tau": 2.0}}, (8, 32, 32, 3), None),
-]
+# Every registered zoo model, on a small clip: (name, constructor arguments,
+# input shape). Training mode is compared at the first of TRAINING_STAGES the
+# model has (res3 or its like): deeper, a BatchNorm over 2 clips of 1x1 maps
+# normalizes a handful of values and amplifies float32 rounding without bound.
+# Models with the same layers at this input (x3d_s and x3d_m, mtnet_s and
+# mtnet_m) cost JAX's eager op compilation once.
+TRAINING_STAGES = ("res3", "Mixed_3c")
+
+
+def clip_shape(name):
+    """A small (T, H, W, C) input for registered model `name`: SlowFast's slow
+    pathway and the clustering's 8 clusters after res2 need more frames."""
+    if name.startswith("slowfast"):
+        return (16, 32, 32, 3)
+    if name.endswith("_clustering"):
+        return (12, 32, 32, 3)
+    return (8, 32, 32, 3)
+
+
+def model_cases():
+    """Every registered model, and SFC inserted into R3D-18 (not a registry name)."""
+    import vidzoo.zoo as zoo
+
+    cases = [(name, {}, clip_shape(name)) for name in zoo.list_models()]
+    return cases + [("r3d_18_sfc", {"sfc": {"split": "res3", "tau": 2.0}}, (8, 32, 32, 3))]
+
+
+def training_stage(model):
+    """The layer compared in training mode, or None (SFC: a frozen head)."""
+    names = {layer.name for layer in model.layers}
+    if any(layer.name.startswith("sfc") for layer in model.layers):
+        return None
+    return next(stage for stage in TRAINING_STAGES if stage in names)
+
 
 VIDEO = (4, 8, 8, 8)  # (T, H, W, C) of the layer cases' clips
 COUNTS = "counts"  # an input of per-clip frame counts (the frame-masked layers)
@@ -167,15 +183,7 @@ def write_reference(folder):
     """On TensorFlow: every case's weights, clips and outputs in `folder`."""
     import keras
 
-    for name, arguments, shape, stage in CASES:
-        keras.utils.set_random_seed(0)
-        model = build(name, arguments, shape)
-        randomize_batch_norm(model)
-        clips = np.random.default_rng(1).random((2,) + shape, dtype=np.float32)
-        model.save_weights(os.path.join(folder, f"{name}.weights.h5"))
-        np.save(os.path.join(folder, f"{name}_clips.npy"), clips)
-        np.savez(os.path.join(folder, f"{name}_tensorflow.npz"), **outputs(model, clips, stage))
-        keras.backend.clear_session()
+    write_model_reference(folder)
     for name, make_layer, extra in layer_cases():
         keras.utils.set_random_seed(0)
         model = layer_model(make_layer, extra)
@@ -184,6 +192,22 @@ def write_reference(folder):
         np.savez(os.path.join(folder, f"layer_{name}_tensorflow.npz"),
                  **layer_outputs(model, layer_inputs(extra)))
     write_sgs_layer_reference(folder)
+
+
+def write_model_reference(folder):
+    """On TensorFlow: every model case's weights, clips and outputs in `folder`."""
+    import keras
+
+    for name, arguments, shape in model_cases():
+        keras.utils.set_random_seed(0)
+        model = build(name, arguments, shape)
+        randomize_batch_norm(model)
+        clips = np.random.default_rng(1).random((2,) + shape, dtype=np.float32)
+        model.save_weights(os.path.join(folder, f"{name}.weights.h5"))
+        np.save(os.path.join(folder, f"{name}_clips.npy"), clips)
+        np.savez(os.path.join(folder, f"{name}_tensorflow.npz"),
+                 **outputs(model, clips, training_stage(model)))
+        keras.backend.clear_session()
 
 
 # --- custom gradients against finite differences, on the running backend ---
@@ -491,25 +515,45 @@ def check_data_parallel(folder):
             "history": summary["history"], "optimizer_steps": summary["optimizer_steps"]}
 
 
-def main(folder):
+def relative_difference(folder, stem, backend):
+    """Per output: max |this backend's - TensorFlow's| / max(1, max |TensorFlow's|)."""
+    expected = np.load(os.path.join(folder, f"{stem}_tensorflow.npz"))
+    actual = np.load(os.path.join(folder, f"{stem}_{backend}.npz"))
+    return {key: float(np.max(np.abs(actual[key] - expected[key]))
+                       / max(1.0, float(np.max(np.abs(expected[key])))))
+            for key in expected.files if key in actual.files}
+
+
+def check_models(folder):
+    """Every model case from TensorFlow's weights: its outputs written beside
+    TensorFlow's; name -> seconds and relative differences."""
     import keras
 
     backend = keras.backend.backend()
-    seconds = {}
-    for name, arguments, shape, stage in CASES:
+    report = {}
+    for name, arguments, shape in model_cases():
         start = time.perf_counter()
         model = build(name, arguments, shape)
         model.load_weights(os.path.join(folder, f"{name}.weights.h5"))
         clips = np.load(os.path.join(folder, f"{name}_clips.npy"))
-        np.savez(os.path.join(folder, f"{name}_{backend}.npz"), **outputs(model, clips, stage))
-        seconds[name] = round(time.perf_counter() - start, 1)
+        np.savez(os.path.join(folder, f"{name}_{backend}.npz"),
+                 **outputs(model, clips, training_stage(model)))
+        report[name] = {"seconds": round(time.perf_counter() - start, 1),
+                        "difference": relative_difference(folder, name, backend)}
         keras.backend.clear_session()
+    return report
+
+
+def main(folder):
+    import keras
+
+    backend = keras.backend.backend()
+    report = {"backend": backend, "models": check_models(folder)}
     for name, make_layer, extra in layer_cases():
         model = layer_model(make_layer, extra)
         model.load_weights(os.path.join(folder, f"layer_{name}.weights.h5"))
         np.savez(os.path.join(folder, f"layer_{name}_{backend}.npz"),
                  **layer_outputs(model, layer_inputs(extra)))
-    report = {"backend": backend, "seconds": seconds}
     report["jit"] = check_jit(folder) if backend == "jax" else None
     report["fit"] = check_fit()
     if backend == "jax":  # float64 for the finite differences
@@ -526,5 +570,8 @@ if __name__ == "__main__":
         print(json.dumps(check_train(sys.argv[2])))
     elif sys.argv[1] == "--data_parallel":  # needs XLA_FLAGS set before JAX starts
         print(json.dumps(check_data_parallel(sys.argv[2])))
+    elif sys.argv[1] == "--models":  # the models alone (benchmarks/backend_table.py)
+        print(json.dumps({"backend": __import__("keras").backend.backend(),
+                          "models": check_models(sys.argv[2])}))
     else:
         main(sys.argv[1])

@@ -1,6 +1,7 @@
-"""Keras 3 backends: one model of every family (the adaptive models among them)
-and every vidzoo layer, built on JAX and on PyTorch with weights saved on
-TensorFlow, give TensorFlow's outputs in inference and training mode; the
+"""Keras 3 backends: every registered zoo model (the adaptive models among
+them, and SFC inserted into R3D-18) and every vidzoo layer, built on JAX and
+on PyTorch with weights saved on TensorFlow, give TensorFlow's outputs in
+inference and training mode; the
 custom gradients match finite differences on each backend (the whole SGS
 layer: TensorFlow's float64 autodiff, see backend_checks); every layer runs
 under jax.jit or says it needs static shapes; fit() steps run.
@@ -26,10 +27,21 @@ BACKENDS = [name for name in os.environ.get("VIDZOO_BACKENDS", "jax,torch").spli
 pytestmark = pytest.mark.backends
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("backends")
-    backend_checks.write_reference(str(folder))
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory, worker_id):
+    """TensorFlow's weights and outputs, written once for every backend's
+    worker (pytest-xdist): the folder beside the workers' own, under a lock."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent
+    folder = root / "backends_reference"
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / "done").exists():
+            folder.mkdir(exist_ok=True)
+            backend_checks.write_reference(str(folder))
+            (folder / "done").write_text("")
     return folder
 
 
@@ -57,13 +69,18 @@ def _assert_same_outputs(folder, stem, backend):
     return expected.files
 
 
-def test_models_give_tensorflows_outputs_from_tensorflows_weights(backend_run):
-    backend, folder, _ = backend_run
-    for name, _, _, stage in backend_checks.CASES:
+def test_every_zoo_model_gives_tensorflows_outputs_from_tensorflows_weights(backend_run):
+    backend, folder, report = backend_run
+    import vidzoo.zoo as zoo
+
+    cases = backend_checks.model_cases()
+    assert set(zoo.list_models()) <= {name for name, _, _ in cases}  # none left out
+    assert set(report["models"]) == {name for name, _, _ in cases}
+    for name, _, _ in cases:
         keys = _assert_same_outputs(folder, name, backend)
         if name.endswith(("_atfr", "_clustering")):  # B' / cluster sizes, equal too
             assert any(key.startswith(("inference_sgs", "inference_temporal")) for key in keys)
-        if stage is not None:
+        if not name.endswith("_sfc"):  # training mode, up to res3 or its like
             assert "training_features" in keys, name
 
 

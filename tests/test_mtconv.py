@@ -166,6 +166,25 @@ def test_squeeze_and_recursion_gates_per_frame():
     np.testing.assert_allclose(out, acts * gates[:, :, None, None, :], rtol=1e-5, atol=1e-6)
 
 
+def test_squeeze_and_recursion_unrolls_static_frames_with_the_looped_grus_outputs():
+    block_in = random_video((2, 5, 3, 3, 4))
+    acts = random_video((2, 5, 3, 3, 6), seed=1)
+    layer = SqueezeAndRecursion()
+    out = layer([block_in, acts]).numpy()
+    assert all(gru.unroll for gru in layer.grus)
+    gates = block_in.mean(axis=(2, 3))
+    for unrolled in layer.grus:  # the same weights in a GRU that loops over time
+        looped = keras.layers.GRU(6, return_sequences=True, reset_after=False)
+        looped.build(gates.shape)
+        looped.set_weights(unrolled.get_weights())
+        gates = looped(gates).numpy()
+    np.testing.assert_allclose(out, acts * gates[:, :, None, None, :], rtol=1e-5, atol=1e-6)
+    any_length = keras.Input((None, 3, 3, 4))  # frames unknown: the GRUs loop
+    dynamic = SqueezeAndRecursion()
+    dynamic([any_length, any_length])
+    assert not any(gru.unroll for gru in dynamic.grus)
+
+
 def test_mtblock_shapes_and_shortcut():
     x = random_video((2, 4, 8, 8, 8))
     same = MTBlock(8, width=16)

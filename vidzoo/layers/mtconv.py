@@ -351,9 +351,13 @@ class SqueezeAndRecursion(layers.Layer):
         units = act_shape[-1]
         self.grus = []
         shape = (block_shape[0], block_shape[1], block_shape[-1])
+        # Unrolled over a static number of frames (MTNet's): a handful of steps
+        # as plain ops, where a loop costs more (JAX compiles each eager scan
+        # anew; tf2onnx and TFLite convert a while loop per GRU).
+        unroll = block_shape[1] is not None
         for index in range(self.num_layers):
             gru = layers.GRU(units, return_sequences=True, reset_after=self.reset_after,
-                             name=f"gru{index + 1}", dtype=self.dtype_policy)
+                             unroll=unroll, name=f"gru{index + 1}", dtype=self.dtype_policy)
             gru.build(shape)
             shape = (shape[0], shape[1], units)
             self.grus.append(gru)
