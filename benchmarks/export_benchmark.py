@@ -156,9 +156,24 @@ def write_report(path, rows):
         lines.append(f"| {row['name']} | {shape} | {row['latency_ms']['keras']:.1f} | "
                      f"{onnx[0]} | {onnx[1]} | {onnx[2]} | {tflite[0]} | {tflite[1]} | "
                      f"{tflite[2]} |")
-    lines += ["", NOTES]
+    lines += ["", NOTES + slow_conversions(rows)]
     with open(path, "w") as handle:
         handle.write("\n".join(lines))
+
+
+def slow_conversions(rows, over_s=60):
+    """A note naming the exports that took longer than `over_s` seconds."""
+    slow = [f"{row['name']} to {fmt.upper() if fmt == 'onnx' else 'TFLite'} "
+            f"{result['export_s']:.0f} s"
+            for row in rows for fmt, result in row["formats"].items()
+            if result.get("export_s", 0) > over_s]
+    if not slow:
+        return ""
+    return ("* Slow conversions (export and first run, in the row's run): " + ", ".join(slow)
+            + ". tf2onnx's graph rewriters and optimizers take time that grows faster than "
+            "the number of ops, and MTNet's graph is many times larger than X3D's (each "
+            "MTConv's SoftPool, frame selection and trilinear resize, each block's two "
+            "GRUs unrolled over time).\n")
 
 
 def stored_rows(path):

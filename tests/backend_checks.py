@@ -18,7 +18,7 @@ import numpy as np
 # normalizes a handful of values and amplifies float32 rounding without bound.
 # Models with the same layers at this input (x3d_s and x3d_m, mtnet_s and
 # mtnet_m) cost JAX's eager op compilation once.
-TRAINING_STAGES = ("res3", "Mixed_3c")
+TRAINING_STAGES = ("res3", "Mixed_3c", "res3_fast")
 
 
 def clip_shape(name):
