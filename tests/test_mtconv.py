@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from layer_checks import random_video, run_standard_checks
 from vidzoo.layers import MTBlock, MTConv, SoftPool3D, SqueezeAndRecursion, TripletCosineSelection
-from vidzoo.layers.mtconv import triplet_cosine_scores
+from vidzoo.layers.mtconv import soft_pool, triplet_cosine_scores
 from vidzoo.layers.video_ops import linear_resize_axis, trilinear_resize
 
 
@@ -16,6 +16,17 @@ def test_softpool_by_hand():
     x = np.array([[0, 1], [0, 1]], "float32").reshape(1, 1, 2, 2, 1)
     y = SoftPool3D()(x).numpy().ravel()
     np.testing.assert_allclose(y, [np.e / (1 + np.e)], rtol=1e-6)
+
+
+def test_softpool_from_2d_pools_equals_the_3d_pools():
+    # Static H, W, C: per-frame 2D pools (TFLite builtins); unknown: 3D pools
+    # (which need even sizes there: window_maximum crops to the static size).
+    x = random_video((2, 3, 6, 8, 4)) * 3
+    static = SoftPool3D()(x).numpy()
+    any_size = tf.function(soft_pool, input_signature=[tf.TensorSpec((None,) * 4 + (4,))])
+    dynamic = any_size(x).numpy()
+    assert static.shape == (2, 3, 3, 4, 4)
+    np.testing.assert_allclose(static, dynamic, rtol=1e-6, atol=1e-6)
 
 
 def test_softpool_odd_size_partial_window():

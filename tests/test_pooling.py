@@ -17,7 +17,7 @@ PAIRS = [(keras.layers.MaxPooling3D, FactorizedMaxPooling3D),
 
 @pytest.mark.parametrize("pool_size, strides, padding", [
     ((1, 3, 3), (1, 2, 2), "valid"), ((3, 3, 3), (2, 2, 2), "same"), ((2, 1, 1), None, "valid"),
-    ((3, 2, 3), (1, 2, 1), "same"), (2, None, "same")])
+    ((3, 2, 3), (1, 2, 1), "same"), (2, None, "same"), ((1, 2, 2), None, "same")])
 @pytest.mark.parametrize("keras_pool, factorized_pool", PAIRS)
 def test_equals_the_3d_pool(pool_size, strides, padding, keras_pool, factorized_pool):
     # "same" average pools leave padded cells out of the count: the edges check it.

@@ -33,6 +33,7 @@ import keras
 from keras import layers, ops
 
 from vidzoo.layers.depthwise import DepthwiseConv3D
+from vidzoo.layers.pooling import factorized_pool
 from vidzoo.layers.video_ops import (
     check_video_shape,
     spatial_mean,
@@ -41,10 +42,20 @@ from vidzoo.layers.video_ops import (
 )
 
 
+def pool_same(pool, values, pool_size):
+    """`pool` (`ops.max_pool` or `ops.average_pool`) over windows of
+    `pool_size`, stride = size, 'same' padding. Where H, W and C are static,
+    as 2D pools (`factorized_pool`: the same values, and builtins in TFLite,
+    which has no 3D pools)."""
+    if None in tuple(values.shape[2:]):
+        return pool(values, pool_size, pool_size, padding="same")
+    return factorized_pool(pool, values, pool_size, pool_size, "same")
+
+
 def window_maximum(values, pool_size):
     """Each element's window maximum (windows of `pool_size`, stride = size,
     'same' padding), broadcast back to the input's shape."""
-    shift = ops.max_pool(values, pool_size, pool_size, padding="same")
+    shift = pool_same(ops.max_pool, values, pool_size)
     for axis, size in zip((1, 2, 3), pool_size):
         if size > 1:
             shift = ops.repeat(shift, size, axis=axis)
@@ -63,8 +74,8 @@ def soft_pool(x, pool_size=(1, 2, 2)):
     values = ops.cast(x, "float32")
     shift = ops.stop_gradient(window_maximum(values, pool_size))
     weights = ops.exp(values - shift)
-    numerator = ops.average_pool(values * weights, pool_size, pool_size, padding="same")
-    denominator = ops.average_pool(weights, pool_size, pool_size, padding="same")
+    numerator = pool_same(ops.average_pool, values * weights, pool_size)
+    denominator = pool_same(ops.average_pool, weights, pool_size)
     return ops.cast(numerator / denominator, x.dtype)
 
 

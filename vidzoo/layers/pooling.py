@@ -28,6 +28,24 @@ def _triple(value, name, owner):
     return value
 
 
+def factorized_pool(pool_2d, inputs, pool_size, strides, padding):
+    """A 3D pool of (batch, T, H, W, C) as `pool_2d` (`ops.max_pool` or
+    `ops.average_pool`) per frame, then over time (skipped for a window and
+    stride of 1 in time). Needs static H, W and C."""
+    batch, frames = ops.shape(inputs)[0], ops.shape(inputs)[1]
+    height, width, channels = inputs.shape[2:]
+    pool_t, pool_h, pool_w = pool_size
+    stride_t, stride_h, stride_w = strides
+    spatial = ops.reshape(inputs, (-1, height, width, channels))
+    spatial = pool_2d(spatial, (pool_h, pool_w), (stride_h, stride_w), padding)
+    out_h, out_w = spatial.shape[1], spatial.shape[2]
+    if (pool_t, stride_t) == (1, 1):
+        return ops.reshape(spatial, (batch, frames, out_h, out_w, channels))
+    spatial = ops.reshape(spatial, (batch, frames, out_h * out_w, channels))
+    pooled = pool_2d(spatial, (pool_t, 1), (stride_t, 1), padding)
+    return ops.reshape(pooled, (batch, -1, out_h, out_w, channels))
+
+
 class _FactorizedPooling3D(layers.Layer):
     """A 3D pool as a spatial 2D pool per frame, then a temporal one."""
 
@@ -49,17 +67,7 @@ class _FactorizedPooling3D(layers.Layer):
                              f"got input shape {input_shape}.")
 
     def call(self, inputs):
-        batch, frames = ops.shape(inputs)[0], ops.shape(inputs)[1]
-        height, width, channels = inputs.shape[2:]
-        pool_t, pool_h, pool_w = self.pool_size
-        stride_t, stride_h, stride_w = self.strides
-        spatial = ops.reshape(inputs, (-1, height, width, channels))
-        spatial = self.pool_2d(spatial, (pool_h, pool_w), (stride_h, stride_w),
-                                     self.padding)
-        out_h, out_w = spatial.shape[1], spatial.shape[2]
-        spatial = ops.reshape(spatial, (batch, frames, out_h * out_w, channels))
-        pooled = self.pool_2d(spatial, (pool_t, 1), (stride_t, 1), self.padding)
-        return ops.reshape(pooled, (batch, -1, out_h, out_w, channels))
+        return factorized_pool(self.pool_2d, inputs, self.pool_size, self.strides, self.padding)
 
     def compute_output_shape(self, input_shape):
         return self.keras_layer(self.pool_size, self.strides,
