@@ -202,9 +202,7 @@ NOTES = """Notes:
   pool per frame, then one over time: the same values). Any other op without
   a builtin raises an ExportError naming it; `--select_tf_ops` writes it as a
   Select TF op, which LiteRT's plain interpreter cannot run (it needs the
-  Flex delegate). MTNet's SoftPool pools inside the layer with 3D pools
-  (`keras.ops`, not pooling layers the export could swap), so MTNet has no
-  builtin-only TFLite file yet.
+  Flex delegate). MTNet's SoftPool pools with per-frame 2D pools itself.
 * SGS's data-dependent length exports to both formats as it is (ONNX and
   TFLite tensors may change shape at run time), so the ATFR models' B' is the
   Keras model's; XLA and `jax.jit` need `drop_empty_bins=False` instead.
