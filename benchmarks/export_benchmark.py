@@ -170,9 +170,8 @@ def slow_conversions(rows, over_s=60):
     if not slow:
         return ""
     return ("* Slow conversions (export and first run, in the row's run): " + ", ".join(slow)
-            + ". Conversion time grows with the graph (tf2onnx's rewriters and optimizers "
-            "faster than the number of ops), and MTNet's graph is many times larger than "
-            "X3D's (each "
+            + ". Conversion time grows with the graph (tf2onnx spends it in its rewriters "
+            "and optimizers), and MTNet's graph is many times larger than X3D's (each "
             "MTConv's SoftPool, frame selection and trilinear resize, each block's two "
             "GRUs unrolled over time).\n")
 
