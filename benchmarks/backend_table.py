@@ -27,7 +27,6 @@ sys.path.insert(0, TESTS)
 import backend_checks  # noqa: E402
 
 BACKENDS = ("jax", "torch")
-TOLERANCE = 1e-4
 
 
 def run_backend(backend, folder):
@@ -71,7 +70,7 @@ def write_report(path, shapes, results, command):
         "(training). Seconds: build, load and run on that backend (JAX compiles each eager "
         "op the first time it meets its shapes, so a model whose layers an earlier row "
         "already met is fast). `tests/test_backends.py` asserts every row within "
-        f"{TOLERANCE:g} in CI.",
+        f"{backend_checks.TOLERANCE:g} in CI.",
         "",
         f"Largest difference in the table: {worst:.1e}.",
         "",

@@ -19,6 +19,7 @@ import numpy as np
 # Models with the same layers at this input (x3d_s and x3d_m, mtnet_s and
 # mtnet_m) cost JAX's eager op compilation once.
 TRAINING_STAGES = ("res3", "Mixed_3c", "res3_fast")
+TOLERANCE = 1e-4  # of an output's scale, max(1, its largest magnitude)
 
 
 def clip_shape(name):
@@ -544,11 +545,15 @@ def check_models(folder):
     return report
 
 
-def main(folder):
+def models_report(folder):
     import keras
 
-    backend = keras.backend.backend()
-    report = {"backend": backend, "models": check_models(folder)}
+    return {"backend": keras.backend.backend(), "models": check_models(folder)}
+
+
+def main(folder):
+    report = models_report(folder)
+    backend = report["backend"]
     for name, make_layer, extra in layer_cases():
         model = layer_model(make_layer, extra)
         model.load_weights(os.path.join(folder, f"layer_{name}.weights.h5"))
@@ -571,7 +576,6 @@ if __name__ == "__main__":
     elif sys.argv[1] == "--data_parallel":  # needs XLA_FLAGS set before JAX starts
         print(json.dumps(check_data_parallel(sys.argv[2])))
     elif sys.argv[1] == "--models":  # the models alone (benchmarks/backend_table.py)
-        print(json.dumps({"backend": __import__("keras").backend.backend(),
-                          "models": check_models(sys.argv[2])}))
+        print(json.dumps(models_report(sys.argv[2])))
     else:
         main(sys.argv[1])

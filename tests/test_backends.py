@@ -62,9 +62,10 @@ def _assert_same_outputs(folder, stem, backend):
     expected = np.load(folder / f"{stem}_tensorflow.npz")
     actual = np.load(folder / f"{stem}_{backend}.npz")
     assert sorted(actual.files) == sorted(expected.files), stem
-    for key in expected.files:  # within 1e-4 of the values' scale
+    for key in expected.files:  # within TOLERANCE of the values' scale
         scale = max(1.0, float(np.abs(expected[key]).max()))
-        np.testing.assert_allclose(actual[key], expected[key], rtol=0, atol=1e-4 * scale,
+        np.testing.assert_allclose(actual[key], expected[key], rtol=0,
+                                   atol=backend_checks.TOLERANCE * scale,
                                    err_msg=f"{backend}: {stem} {key}")
     return expected.files
 
