@@ -1,6 +1,6 @@
 """Input-pipeline throughput: clips/s from mp4 files and from TFRecords, next
 to the raw PyAV decode rate of the same frames, in one run on one machine.
-Writes docs/benchmarks.md.
+Writes its section of docs/benchmarks.md.
 
     python -m benchmarks.data_benchmark [--videos-per-class 12] [--repeats 3]
 """
@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from benchmarks import machine
+from benchmarks.sections import write_section
 from vidzoo.tf_data import manifest, records, synthetic
 from vidzoo.tf_data.decode import probe, read_frames
 from vidzoo.tf_data.pipeline import ClipConfig, video_dataset
@@ -67,7 +68,7 @@ def main():
             ("tf.data from mp4 (PyAV decode + augmentation)", mp4),
             ("tf.data from TFRecords (JPEG decode + augmentation)", tfrecord)]
     lines = [
-        "# Input pipeline throughput",
+        "## Input pipeline throughput",
         "",
         f"{clips} training clips of {config.clip_len} frames at stride {config.stride} "
         f"(scale jitter {config.scale_range}, crop {config.crop_size}, flip, normalize), "
@@ -83,8 +84,7 @@ def main():
         f"Machine: {machine.describe()}; {datetime.date.today()}.",
         "Command: `python -m benchmarks.data_benchmark`.",
     ]
-    with open(args.out, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+    write_section(args.out, "input_pipeline", "\n".join(lines), title="Benchmarks")
     print("\n".join(lines))
 
 

@@ -12,9 +12,9 @@ is rewritten from every stored row. Writes docs/export.md.
 
 import argparse
 import datetime
+import functools
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from benchmarks import machine
+from vidzoo.benchmarking import interleaved_median_ms
 
 MODELS = [  # one per zoo family, the adaptive models, MTNet last (its conversion is slowest)
     ("r3d_18", (8, 32, 32, 3)),
@@ -70,15 +71,6 @@ def keras_runner(model):
     return lambda clip: {k: np.asarray(v) for k, v in call(tf.constant(clip)).items()}
 
 
-def median_ms(function, clip, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function(clip)
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
-
-
 def measure(name, shape, workdir, rounds, repeats):
     """One row: per format, the export's outcome, size, max diff and latency."""
     from vidzoo import zoo
@@ -107,12 +99,9 @@ def measure(name, shape, workdir, rounds, repeats):
         runners[export_format] = runner
         row["formats"][export_format] = {"diff": diff, "mib": size,
                                          "export_s": time.perf_counter() - start}
-    latency = {key: [] for key in runners}
-    for _ in range(rounds):  # interleaved: each round times every runtime once
-        for key, runner in runners.items():
-            runner(clip)  # warm
-            latency[key].append(median_ms(runner, clip, repeats))
-    row["latency_ms"] = {key: statistics.median(values) for key, values in latency.items()}
+    row["latency_ms"] = interleaved_median_ms(
+        {key: functools.partial(runner, clip) for key, runner in runners.items()},
+        rounds, repeats)
     row["speedup"] = {key: row["latency_ms"]["keras"] / ms  # Keras' / the runtime's
                       for key, ms in row["latency_ms"].items() if key != "keras"}
     print(name, row, flush=True)

@@ -158,3 +158,8 @@ def test_zoo_atfr_model_predicts_alike_with_all_bins_kept():
     expected = np.asarray(dynamic(clips, training=False))
     assert np.abs(expected - 1 / 3).max() > 1e-4  # not the uniform output of zero features
     np.testing.assert_allclose(np.asarray(static(clips, training=False)), expected, atol=1e-5)
+    # Alone, the static form still pads to B and masks; the dynamic form needs no mask.
+    assert static.get_layer("res3_block1_a_bn").mask_lone_clip
+    assert not dynamic.get_layer("res3_block1_a_bn").mask_lone_clip
+    alone = np.concatenate([np.asarray(static(c[None], training=False)) for c in clips])
+    np.testing.assert_allclose(alone, expected, atol=1e-5)

@@ -22,6 +22,34 @@ def test_matches_grouped_conv3d(strides, kernel_size):
     np.testing.assert_allclose(ours(x).numpy(), reference(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("frames", [1, 2, 4])
+@pytest.mark.parametrize("kernel_size", [(3, 3, 3), (5, 1, 1), (5, 3, 3), (2, 3, 3), (4, 1, 1)])
+def test_short_clips_and_even_kernels_match_grouped_conv3d_with_unknown_frames(frames,
+                                                                              kernel_size):
+    # Offsets that read frames outside a short clip contribute zero rows; the
+    # frame count is only known at run time, as after SGS.
+    x = tf.constant(random_video((2, frames, 6, 7, 4)))
+    layer = DepthwiseConv3D(kernel_size, (1, 2, 2) if kernel_size[1] > 1 else 1)
+    outputs = layer(x)
+    grouped, _ = _grouped_reference(layer, x)
+    upstream = tf.constant(random_video(outputs.shape, seed=3))
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, 6, 7, 4))])
+    def ours_and_gradients(v):
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            y = layer(v)
+        return (y,) + tuple(tape.gradient(y, [v, layer.kernel], output_gradients=upstream))
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        reference = grouped(keras.layers.ZeroPadding3D(layer._pads(6, 7))(x))
+    want = (reference,) + tuple(tape.gradient(reference, [x, grouped.kernel],
+                                              output_gradients=upstream))
+    for have, expected in zip(ours_and_gradients(x), want):
+        np.testing.assert_allclose(have, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_hand_computed_temporal_sum():
     # 1x1x1 spatial, kernel (3, 1, 1) = (1, 10, 100) per channel: y_t = x_{t-1} + 10 x_t + 100 x_{t+1}.
     x = np.array([1.0, 2.0, 3.0], "float32").reshape(1, 3, 1, 1, 1)

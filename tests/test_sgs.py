@@ -398,6 +398,27 @@ def test_masked_global_average_divides_by_real_frames():
                                [1.0, 3.0], rtol=1e-6)
 
 
+def test_masks_skip_a_static_lone_clip_only_when_told_it_is_unpadded():
+    # SGS that drops empty bins never pads a lone clip, so the zoo tells the
+    # masked layers to skip a static batch of 1; in a batch they still mask.
+    import keras
+
+    features, counts = _padded_batch()
+    lone, lone_count = features[1:], counts[1:]  # B' = 3 of 3: nothing padded
+    for masked, plain in ((FrameMaskedBatchNormalization(mask_lone_clip=False),
+                           keras.layers.BatchNormalization()),
+                          (FrameMaskedGlobalAveragePooling3D(mask_lone_clip=False),
+                           keras.layers.GlobalAveragePooling3D())):
+        np.testing.assert_allclose(masked([lone, lone_count]), plain(lone), rtol=1e-6)
+        # A padded lone clip shows which path ran: the skip trusts the flag.
+        padded_alone = np.asarray(masked([features[:1], counts[:1]]))
+        np.testing.assert_allclose(padded_alone, plain(features[:1]), rtol=1e-6)
+    pooled = FrameMaskedGlobalAveragePooling3D(mask_lone_clip=False)([features, counts])
+    np.testing.assert_allclose(np.asarray(pooled)[:, 0], [1.0, 14.0 / 3], rtol=1e-6)
+    always = FrameMaskedGlobalAveragePooling3D()([features[:1], counts[:1]])
+    np.testing.assert_allclose(np.asarray(always)[:, 0], [1.0], rtol=1e-6)
+
+
 def test_masked_layers_keras_round_trip(tmp_path):
     import keras
 
@@ -405,11 +426,12 @@ def test_masked_layers_keras_round_trip(tmp_path):
     x = keras.Input((None, 2, 1, 1))
     n = keras.Input((), dtype="int32")
     y = FrameMaskedBatchNormalization(2, name="bn")([x, n])
-    y = FrameMaskedGlobalAveragePooling3D(2, name="pool")([y, n])
+    y = FrameMaskedGlobalAveragePooling3D(2, name="pool", mask_lone_clip=False)([y, n])
     model = keras.Model([x, n], y)
     model.get_layer("bn").moving_mean.assign([3.0])
     model.save(tmp_path / "masked.keras")
     loaded = keras.saving.load_model(tmp_path / "masked.keras")
     assert isinstance(loaded.get_layer("bn"), FrameMaskedBatchNormalization)
     assert loaded.get_layer("pool").temporal_stride == 2
+    assert loaded.get_layer("bn").mask_lone_clip and not loaded.get_layer("pool").mask_lone_clip
     np.testing.assert_allclose(loaded([features, counts]), model([features, counts]), rtol=1e-6)

@@ -21,12 +21,13 @@ Everything lands in `workdir`; rerunning with the same workdir reuses the
 dataset and resumes (or skips) finished training.
 """
 
+import functools
 import os
-import statistics
 import time
 
 import numpy as np
 
+from vidzoo.benchmarking import interleaved_median_ms
 from vidzoo.tf_data.synthetic import FLIP_KEEPS_CLASS, make_dataset
 from vidzoo.training import data as datasets
 from vidzoo.training.evaluate import evaluate_run
@@ -113,14 +114,15 @@ def side_by_side_latency(run_dirs, clips, rounds=5):
     for runner in runners:
         for clip in clips[:2]:
             runner.predict_on_batch(clip[None])
-    seconds = [[] for _ in runners]
-    for _ in range(rounds):
-        for runner, times in zip(runners, seconds):
-            start = time.perf_counter()
-            for clip in clips:
-                runner.predict_on_batch(clip[None])
-            times.append((time.perf_counter() - start) / len(clips))
-    return [1000 * statistics.median(times) for times in seconds]
+
+    def all_clips(runner):
+        for clip in clips:
+            runner.predict_on_batch(clip[None])
+
+    milliseconds = interleaved_median_ms(
+        {index: functools.partial(all_clips, runner) for index, runner in enumerate(runners)},
+        rounds, repeats=1, warmup=0)
+    return [milliseconds[index] / len(clips) for index in range(len(runners))]
 
 
 def run_demo(workdir, model="sgs_resnet3d_18", epochs=15, finetune_epochs=12, frames=16,

@@ -433,11 +433,17 @@ def _frame_weights(counts, features, temporal_stride):
 class FrameMaskedBatchNormalization(layers.BatchNormalization):
     """BatchNormalization of `[features, counts]` downstream of SGS: training
     moments use each clip's first ceil(B' / temporal_stride) frames only, and
-    the padded frames come out as zeros. Weights are BatchNormalization's."""
+    the padded frames come out as zeros. Weights are BatchNormalization's.
 
-    def __init__(self, temporal_stride=1, **kwargs):
+    `mask_lone_clip=False` skips the mask when the batch is statically one
+    clip: SGS that drops empty bins pads a clip only to the length of the
+    other clips of its batch, so a lone clip has no padded frames, and batch-1 inference need not
+    pay for the mask (docs/benchmarks.md measures what it costs)."""
+
+    def __init__(self, temporal_stride=1, mask_lone_clip=True, **kwargs):
         super().__init__(**kwargs)
         self.temporal_stride = int(temporal_stride)
+        self.mask_lone_clip = bool(mask_lone_clip)
 
     def build(self, input_shape):
         super().build(input_shape[0])
@@ -445,6 +451,8 @@ class FrameMaskedBatchNormalization(layers.BatchNormalization):
 
     def call(self, inputs, training=None):
         features, counts = inputs
+        if _lone_unpadded_clip(features, self.mask_lone_clip):
+            return super().call(features, training=training)
         weights = _frame_weights(counts, features, self.temporal_stride)
         outputs = super().call(features, training=training, mask=weights[..., 0] > 0)
         return outputs * ops.cast(weights, outputs.dtype)
@@ -454,22 +462,26 @@ class FrameMaskedBatchNormalization(layers.BatchNormalization):
 
     def get_config(self):
         config = super().get_config()
-        config.update(temporal_stride=self.temporal_stride)
+        config.update(temporal_stride=self.temporal_stride, mask_lone_clip=self.mask_lone_clip)
         return config
 
 
 @keras.saving.register_keras_serializable(package="vidzoo")
 class FrameMaskedGlobalAveragePooling3D(layers.Layer):
     """Global average of `[features, counts]` over each clip's real frames
-    (first ceil(B' / temporal_stride)) and all pixels."""
+    (first ceil(B' / temporal_stride)) and all pixels. `mask_lone_clip` as in
+    `FrameMaskedBatchNormalization`."""
 
-    def __init__(self, temporal_stride=1, keepdims=False, **kwargs):
+    def __init__(self, temporal_stride=1, keepdims=False, mask_lone_clip=True, **kwargs):
         super().__init__(**kwargs)
         self.temporal_stride = int(temporal_stride)
         self.keepdims = keepdims
+        self.mask_lone_clip = bool(mask_lone_clip)
 
     def call(self, inputs):
         features, counts = inputs
+        if _lone_unpadded_clip(features, self.mask_lone_clip):
+            return ops.mean(features, axis=(1, 2, 3), keepdims=self.keepdims)
         weights = _frame_weights(counts, features, self.temporal_stride)
         total = ops.sum(features * weights, axis=(1, 2, 3), keepdims=self.keepdims)
         pixels = ops.cast(ops.shape(features)[2] * ops.shape(features)[3], features.dtype)
@@ -484,5 +496,12 @@ class FrameMaskedGlobalAveragePooling3D(layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(temporal_stride=self.temporal_stride, keepdims=self.keepdims)
+        config.update(temporal_stride=self.temporal_stride, keepdims=self.keepdims,
+                      mask_lone_clip=self.mask_lone_clip)
         return config
+
+
+def _lone_unpadded_clip(features, mask_lone_clip):
+    """True when the mask can be skipped: the batch is statically one clip and
+    the layer was told that a lone clip is never padded."""
+    return not mask_lone_clip and features.shape[0] == 1

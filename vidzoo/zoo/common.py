@@ -74,17 +74,20 @@ class Frames:
       counts: the SGS layer's per-clip B' tensor (batch,).
       stride: the temporal stride applied since SGS (a clip keeps
         ceil(B' / stride) real frames).
+      pads_lone_clip: whether a batch of one clip can hold padded frames
+        (SGS keeping all B bins); if not, the masks skip a static batch of 1.
     """
 
     counts: Any
     stride: int = 1
+    pads_lone_clip: bool = True
 
 
 def strided(frames, temporal_stride):
     """`frames` after a layer with this temporal stride (None stays None)."""
     if frames is None or temporal_stride == 1:
         return frames
-    return Frames(frames.counts, frames.stride * int(temporal_stride))
+    return dataclasses.replace(frames, stride=frames.stride * int(temporal_stride))
 
 
 def batch_norm(x, name, convention=TORCH_BN, frames=None):
@@ -93,16 +96,16 @@ def batch_norm(x, name, convention=TORCH_BN, frames=None):
     non-zero."""
     if frames is None:
         return layers.BatchNormalization(name=name, **convention)(x)
-    return FrameMaskedBatchNormalization(frames.stride, name=name, **convention)(
-        [x, frames.counts])
+    return FrameMaskedBatchNormalization(frames.stride, frames.pads_lone_clip, name=name,
+                                         **convention)([x, frames.counts])
 
 
 def global_average_pool(x, name, keepdims=False, frames=None):
     """GlobalAveragePooling3D; with `frames`, over each clip's real frames."""
     if frames is None:
         return layers.GlobalAveragePooling3D(keepdims=keepdims, name=name)(x)
-    return FrameMaskedGlobalAveragePooling3D(frames.stride, keepdims, name=name)(
-        [x, frames.counts])
+    return FrameMaskedGlobalAveragePooling3D(frames.stride, keepdims, frames.pads_lone_clip,
+                                             name=name)([x, frames.counts])
 
 
 def conv_bn(x, filters, kernel_size, strides=1, name=None, activation="relu", frames=None,
@@ -319,7 +322,8 @@ class Stages:
             kwargs = {k: v for k, v in self.sgs.items() if k != "after"}
             x, counts = SimilarityGuidedSampling(return_active_bins=True, name=f"sgs{suffix}",
                                                  **kwargs)(x)
-            self._sampled[(stage, pathway)] = Frames(counts)
+            self._sampled[(stage, pathway)] = Frames(
+                counts, pads_lone_clip=not kwargs.get("drop_empty_bins", True))
             if self.defers_activation(stage):
                 x = layers.ReLU(name=f"{stage}{suffix}_relu_after_sgs")(x)
         if self.clustering and self.clustering["after"] == stage:
