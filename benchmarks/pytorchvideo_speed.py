@@ -13,6 +13,9 @@ Forward: vidzoo `predict_on_batch`, PyTorch `model.eval()` under
 `torch.inference_mode()`. Training step: forward, cross-entropy, backward
 and an SGD update, vidzoo `train_on_batch`, PyTorch by hand in train mode.
 Ratios are pytorchvideo's time over vidzoo's: above 1, vidzoo is faster.
+Each model's row is kept in docs/data/pytorchvideo_speed.json with its date,
+machine and command, so `--models NAME` measures one model again and the
+section is rewritten from every stored row.
 """
 
 import argparse
@@ -22,12 +25,12 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from benchmarks import machine  # noqa: E402
 from benchmarks.sections import write_section  # noqa: E402
+from vidzoo.benchmarking import median_seconds  # noqa: E402
 
 # vidzoo name -> (pytorchvideo.models.hub constructor, its input (T, H, W))
 REFERENCES = {
@@ -41,16 +44,7 @@ REFERENCES = {
     "r2plus1d_r50": ("r2plus1d_r50", (16, 224, 224)),
 }
 SLOWFAST_ALPHA = 4  # the slow pathway takes every 4th frame of the fast one
-
-
-def median_seconds(function, repeats):
-    function()  # warm-up: traces the graph / allocates
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+STORE = "docs/data/pytorchvideo_speed.json"
 
 
 def measure_vidzoo(name, repeats):
@@ -78,17 +72,20 @@ def measure_pytorchvideo(name, repeats):
     constructor, (frames, height, width) = REFERENCES[name]
     model = getattr(hub, constructor)(pretrained=False)
     clip = torch.randn(1, 3, frames, height, width)
-    inputs = [clip[:, :, ::SLOWFAST_ALPHA], clip] if constructor == "slowfast_r50" else clip
+
+    def inputs():  # a new list per call: pytorchvideo's SlowFast overwrites it in place
+        return [clip[:, :, ::SLOWFAST_ALPHA], clip] if constructor == "slowfast_r50" else clip
+
     model.eval()
     with torch.inference_mode():
-        forward = median_seconds(lambda: model(inputs), repeats)
+        forward = median_seconds(lambda: model(inputs()), repeats)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     label = torch.tensor([0])
 
     def train_step():
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(inputs), label)
+        loss = torch.nn.functional.cross_entropy(model(inputs()), label)
         loss.backward()
         optimizer.step()
 
@@ -135,7 +132,11 @@ def table(rows):
     return "\n".join(lines)
 
 
-def report(rows, args, command):
+def report(rows):
+    runs = {}
+    for row in rows:
+        run = (row["date"], row["machine"], row["command"], row["rounds"], row["repeats"])
+        runs.setdefault(run, []).append(row["model"])
     return "\n".join([
         "## The zoo against pytorchvideo (batch 1, CPU)",
         "",
@@ -144,15 +145,13 @@ def report(rows, args, command):
         f"the slow pathway's every {SLOWFAST_ALPHA}th frame and the fast pathway's 32). "
         "Forward: `predict_on_batch` / `eval()` under `inference_mode`; training step: "
         "forward, cross-entropy, backward and SGD. Each figure is the median over "
-        f"{args.rounds} alternating fresh processes of each process's median of "
-        f"{args.repeats} calls. Ratio = pytorchvideo's time / vidzoo's (above 1: vidzoo "
-        "faster).",
+        "`--rounds` alternating fresh processes of each process's median of `--repeats` "
+        "calls. Ratio = pytorchvideo's time / vidzoo's (above 1: vidzoo faster).",
         "",
         table(rows),
         "",
-        f"Machine: {machine.describe()}; {datetime.date.today()}.",
-        f"Command: `{command}`.",
-    ])
+    ] + [f"{', '.join(models)}: measured {date} on {where}, `{command}` ({rounds} rounds of "
+         f"{repeats} calls)." for (date, where, command, rounds, repeats), models in runs.items()])
 
 
 def main():
@@ -163,6 +162,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="docs/benchmarks.md")
+    parser.add_argument("--report_only", action="store_true",
+                        help="rewrite the section from the stored rows, measuring nothing")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # internal: framework model
     args = parser.parse_args()
     if args.one:
@@ -170,9 +171,16 @@ def main():
         measure = measure_vidzoo if framework == "vidzoo" else measure_pytorchvideo
         print(json.dumps(measure(name, args.repeats)))
         return
-    rows = [compare(name, args.rounds, args.repeats) for name in args.models]
     command = " ".join(["python -m benchmarks.pytorchvideo_speed"] + sys.argv[1:])
-    text = report(rows, args, command)
+    stored = json.load(open(STORE)) if os.path.exists(STORE) else {}
+    for name in [] if args.report_only else args.models:
+        stored[name] = dict(compare(name, args.rounds, args.repeats), command=command,
+                            date=datetime.date.today().isoformat(), machine=machine.describe(),
+                            rounds=args.rounds, repeats=args.repeats)
+        with open(STORE, "w") as handle:
+            json.dump(stored, handle, indent=1)
+    rows = [stored[name] for name in REFERENCES if name in stored]
+    text = report(rows)
     write_section(args.out, "pytorchvideo", text, title="Benchmarks")
     print(text)
 

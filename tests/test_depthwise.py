@@ -50,6 +50,20 @@ def test_short_clips_and_even_kernels_match_grouped_conv3d_with_unknown_frames(f
         np.testing.assert_allclose(have, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_correlation_without_time_padding_shortens_the_clip():
+    # pads (0, 0) in time: 'valid', T - kt + 1 frames, as Conv3D(groups=C, 'valid').
+    from vidzoo.layers.depthwise import channelwise_correlation
+
+    x = random_video((2, 5, 6, 6, 4))
+    kernel = random_video((3, 3, 3, 1, 4), seed=5)
+    grouped = keras.layers.Conv3D(4, 3, groups=4, use_bias=False)
+    grouped.build(x.shape)
+    grouped.set_weights([kernel])
+    ours = channelwise_correlation(tf.constant(x), tf.constant(kernel), ((0, 0), (0, 0), (0, 0)))
+    assert ours.shape == (2, 3, 4, 4, 4)
+    np.testing.assert_allclose(ours, grouped(x), rtol=1e-4, atol=1e-5)
+
+
 def test_hand_computed_temporal_sum():
     # 1x1x1 spatial, kernel (3, 1, 1) = (1, 10, 100) per channel: y_t = x_{t-1} + 10 x_t + 100 x_{t+1}.
     x = np.array([1.0, 2.0, 3.0], "float32").reshape(1, 3, 1, 1, 1)

@@ -6,6 +6,18 @@ import statistics
 import time
 
 
+def median_seconds(function, repeats, warmup=1):
+    """Median seconds of `function()` over `repeats` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def interleaved_median_ms(calls, rounds=5, repeats=5, warmup=1):
     """{name: milliseconds} of each zero-argument callable in `calls`.
 
@@ -18,12 +30,5 @@ def interleaved_median_ms(calls, rounds=5, repeats=5, warmup=1):
     per_round = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
-            for _ in range(warmup):
-                call()
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                call()
-                times.append(time.perf_counter() - start)
-            per_round[name].append(statistics.median(times))
+            per_round[name].append(median_seconds(call, repeats, warmup))
     return {name: 1000 * statistics.median(values) for name, values in per_round.items()}

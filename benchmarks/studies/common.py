@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from benchmarks import machine as machine_info
+from vidzoo.benchmarking import median_seconds as time_calls  # noqa: F401 (the studies' name)
 from vidzoo.tf_data.synthetic import FLIP_KEEPS_CLASS, make_dataset
 from vidzoo.training.run_dir import CHECKPOINTS, MODEL, RunDir, load_run, read_json, write_json
 
@@ -216,18 +217,6 @@ def peak_memory_per_video(spec, batches=(1, 3)):
                                 cwd=ROOT).stdout
         peaks.append(json.loads(output.strip().splitlines()[-1])["peak_mib"])
     return (peaks[1] - peaks[0]) / (batches[1] - batches[0])
-
-
-def time_calls(function, repeats, warmup=1):
-    """Median seconds of `function()` over `repeats` calls after `warmup` calls."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def machine():

@@ -103,10 +103,10 @@ def _shifted_frames(x, shift, extra):
     then slices with bounds counted from either end, so an unknown number of
     frames needs no shape arithmetic (ops that cost as much as the conv on
     short clips)."""
+    if shift == 0 and extra == 0:
+        return x  # the middle offset of a 'same' conv: every frame reads itself
     before = max(0, -shift)
     after = max(0, shift + extra)
-    if before == after == 0 and shift == 0:
-        return x  # shift 0 of a 'same' conv: every frame reads itself
     padded = ops.pad(x, [(0, 0), (before, after)] + [(0, 0)] * (len(x.shape) - 2))
     end = shift + extra - after  # <= 0: frames counted from the end
     return padded[:, shift + before : end if end else None]
