@@ -67,11 +67,12 @@ def build_pair(name, shape, seed=0):
     return base, atfr
 
 
-def forward(model, shape):
+def batch1_function(call, shape):
+    """`call(clip)` as a tf.function with a static batch of 1, returning NumPy."""
     import tensorflow as tf
 
     spec = tf.TensorSpec((1,) + tuple(shape), tf.float32)
-    function = tf.function(lambda clip: model(clip, training=False), input_signature=[spec])
+    function = tf.function(call, input_signature=[spec])
     return lambda clip: function(clip).numpy()
 
 
@@ -86,17 +87,10 @@ def sgs_stage(model):
     raise ValueError(f"{model.name}: SGS does not follow a stage output.")
 
 
-def floor_forward(base, stage, shape, bins):
+def floor_forward(head, tail, shape, bins):
     """The baseline's head on all frames, its tail on the first `bins` frames."""
-    import tensorflow as tf
-
-    from vidzoo.zoo.adaptive import split_model
-
-    head, tail = split_model(base, stage)
-    spec = tf.TensorSpec((1,) + tuple(shape), tf.float32)
-    function = tf.function(lambda clip: tail(head(clip, training=False)[:, :bins],
-                                             training=False), input_signature=[spec])
-    return lambda clip: function(clip).numpy()
+    return batch1_function(
+        lambda clip: tail(head(clip, training=False)[:, :bins], training=False), shape)
 
 
 def measure(name, rounds, repeats):
@@ -105,6 +99,7 @@ def measure(name, rounds, repeats):
 
     from vidzoo.benchmarking import interleaved_median_ms
     from vidzoo.zoo import registry
+    from vidzoo.zoo.adaptive import split_model
     from vidzoo.zoo.accounting import adaptive_counts, clip_flops, clip_lengths, count_flops
 
     shape = registry.variant(name).default_input
@@ -112,11 +107,12 @@ def measure(name, rounds, repeats):
     inputs = {kind: tf.constant(clip) for kind, clip in clips(shape).items()}
     bins = {kind: int(clip_lengths(adaptive_counts(atfr, clip.numpy(), batch_size=1))["sgs"][0])
             for kind, clip in inputs.items()}
-    run_base, run_atfr = forward(base, shape), forward(atfr, shape)
-    stage = sgs_stage(atfr)
+    run_base = batch1_function(lambda clip: base(clip, training=False), shape)
+    run_atfr = batch1_function(lambda clip: atfr(clip, training=False), shape)
+    head, tail = split_model(base, sgs_stage(atfr))
     calls = {"baseline": lambda: run_base(inputs["static"])}
     for kind, clip in inputs.items():
-        floor = floor_forward(base, stage, shape, bins[kind])
+        floor = floor_forward(head, tail, shape, bins[kind])
         calls[kind] = lambda clip=clip: run_atfr(clip)
         calls[f"{kind} floor"] = lambda clip=clip, floor=floor: floor(clip)
     latency = interleaved_median_ms(calls, rounds, repeats)
