@@ -34,7 +34,7 @@ def main():
                         help="rewrite the page from cached results (the work directory's, "
                              "else docs/results/data/) without running anything")
     parser.add_argument("--out", default="docs/results.md")
-    parser.add_argument("--seeds", type=int, default=1,
+    parser.add_argument("--seeds", type=int, default=3,
                         help="training runs per configuration (seeds 0, 1, ...; tables add "
                              "the mean and sd of top-1)")
     parser.add_argument("--verbose", type=int, default=0)

@@ -54,3 +54,45 @@ def test_clustering_on_masked_full_videos(tmp_path):
 def test_frame_mask_needs_clustering():
     with pytest.raises(ValueError, match="frame_mask=True only applies"):
         zoo.TSM_R18(frame_mask=True)
+
+
+def test_recompute_keeps_weights_outputs_and_gradients(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from vidzoo.training.modeling import transfer_weights
+    from vidzoo.zoo.flops import clip_flops
+
+    shape, options = (4, 32, 32, 3), dict(classes=3, dropout=0.0,
+                                          temporal_clustering={"num_clusters": 2})
+    plain = zoo.get_model("tsm_r18", input_shape=shape, **options)
+    recomputed = zoo.get_model("tsm_r18", input_shape=shape, recompute=("stem", "res2"),
+                               **options)
+    assert recomputed.count_params() == plain.count_params()
+    assert {layer.name for layer in recomputed.layers} >= {"stem_segment_recompute",
+                                                           "res2_block2_recompute"}
+    path = str(tmp_path / "plain.keras")
+    plain.save(path)
+    transfer_weights(recomputed, path)
+    clips = random_clips(2, shape)
+    labels = keras.utils.to_categorical([0, 2], 3)
+
+    def gradients(model):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.categorical_crossentropy(labels, model(clips, training=True))
+        variables = model.trainable_variables
+        return {v.path.split("/")[-2] + "/" + v.name: g
+                for v, g in zip(variables, tape.gradient(loss, variables))}
+
+    mine, reference = gradients(recomputed), gradients(plain)
+    assert mine.keys() == reference.keys()
+    for name, gradient in reference.items():
+        np.testing.assert_allclose(mine[name], gradient, rtol=1e-4, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(recomputed.predict_on_batch(clips), plain.predict_on_batch(clips),
+                               rtol=1e-5, atol=1e-6)
+    assert clip_flops(recomputed, clips[:1]) == clip_flops(plain, clips[:1])
+
+
+def test_recompute_names_stages():
+    with pytest.raises(ValueError, match="recompute takes stage names"):
+        zoo.TSM_R18(recompute=("res9",))

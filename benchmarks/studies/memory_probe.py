@@ -3,8 +3,10 @@
     python memory_probe.py '<spec json>' <batch>
 
 spec: {"model": registry name, "options": {...}, "input_shape": [T, H, W, 3],
-"train": bool, "sfc": optional {"split", "tau", "input_shape"}}. Run in a fresh
-process by `common.peak_memory_per_video`; prints {"peak_mib": ...}.
+"train": bool, "sfc": optional {"split", "tau", "input_shape"}, "truncate_after":
+optional stage name}. Run in a fresh
+process by `common.memory_per_video`; prints {"peak_mib": resident peak,
+"tf_peak_mib": peak of TensorFlow's allocator during the second step}.
 """
 
 import json
@@ -26,10 +28,16 @@ def peak_rss_mib():
 
 
 def build(spec):
+    import keras
+
     import vidzoo.zoo as zoo
 
     model = zoo.get_model(spec["model"], classes=4, input_shape=tuple(spec["input_shape"]),
                           **spec.get("options", {}))
+    if spec.get("truncate_after"):  # that stage alone, with a small classifier
+        features = model.get_layer(spec["truncate_after"]).output
+        pooled = keras.layers.GlobalAveragePooling3D()(features)
+        model = keras.Model(model.inputs, keras.layers.Dense(4, activation="softmax")(pooled))
     if spec.get("sfc"):
         sfc = spec["sfc"]
         model = zoo.insert_sfc(model, sfc["split"], sfc["tau"],
@@ -49,12 +57,28 @@ def main():
     labels = keras.utils.to_categorical(np.arange(batch) % 4, 4)
     if spec.get("train", True):
         model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
-        for _ in range(2):
-            model.train_on_batch(video, labels)
+        step = lambda: model.train_on_batch(video, labels)  # noqa: E731
     else:
-        for _ in range(2):
-            model.predict_on_batch(video)
-    print(json.dumps({"peak_mib": peak_rss_mib()}))
+        step = lambda: model.predict_on_batch(video)  # noqa: E731
+    step()
+    tf_peak = tensorflow_peak_mib(step)
+    print(json.dumps({"peak_mib": peak_rss_mib(), "tf_peak_mib": tf_peak}))
+
+
+def tensorflow_peak_mib(step):
+    """Peak bytes TensorFlow's CPU allocator held during `step()` (after a first,
+    tracing call): exact, where the resident peak also holds what the C
+    allocator keeps; None on another backend."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        step()
+        return None
+    import tensorflow as tf
+
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    step()
+    return tf.config.experimental.get_memory_info("CPU:0")["peak"] / 2**20
 
 
 if __name__ == "__main__":

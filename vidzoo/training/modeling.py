@@ -15,6 +15,7 @@ import numpy as np
 
 from vidzoo import zoo
 from vidzoo.zoo import presets
+from vidzoo.zoo.flops import all_layers
 from vidzoo.training.run_dir import MODEL, RunDir
 
 
@@ -51,9 +52,9 @@ def transfer_weights(model, source):
             raise ValueError(f"train: init_from {source!r} is neither a preset, a run "
                              "directory with model.keras nor a .keras file.")
         donor_model = keras.saving.load_model(path)
-    donor = {layer.name: layer for layer in donor_model.layers}
+    donor = {layer.name: layer for layer in all_layers(donor_model)}
     copied = []
-    for layer in model.layers:
+    for layer in all_layers(model):
         weights = donor[layer.name].get_weights() if layer.name in donor else None
         mine = layer.get_weights()
         if mine and weights and [w.shape for w in weights] == [w.shape for w in mine]:

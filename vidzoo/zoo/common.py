@@ -355,6 +355,18 @@ def resnet_stride(stage_index, block_index):
     return 2 if (stage_index > 0 and block_index == 0) else 1
 
 
+def recomputed(build, x, name):
+    """`build(x)` as one `Recompute` segment named `name`: in training its
+    activations are recomputed in the backward pass instead of kept. Its
+    layers keep their names inside (`transfer_weights` and the FLOP counter
+    look into nested models)."""
+    from vidzoo.layers.recompute import Recompute
+
+    segment_input = keras.Input(shape=tuple(x.shape[1:]), name=f"{name}_input")
+    segment = keras.Model(segment_input, build(segment_input), name=name)
+    return Recompute(segment, name=f"{name}_recompute")(x)
+
+
 def residual_stages(x, stages, depths, make_block, temporal_stride=None, after_stage=None,
                     frames=None):
     """res2..res5 of a ResNet; returns (x, frames) after res5.

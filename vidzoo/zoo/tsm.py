@@ -31,6 +31,7 @@ from vidzoo.zoo.common import (
     finish_model,
     linear_classifier,
     max_pool_torch,
+    recomputed,
     residual_stages,
     resnet_stride,
     video_input,
@@ -69,7 +70,8 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
                input_tensor=None, pooling: Optional[str] = None, classes: int = 400,
                classifier_activation: Optional[str] = "softmax", shift_div: int = 8,
                temporal_clustering=None, frame_mask: bool = False, dropout: float = 0.5,
-               default_shape: tuple = DEFAULT_INPUT, name: str = "tsm_resnet") -> keras.Model:
+               recompute: Sequence[str] = (), default_shape: tuple = DEFAULT_INPUT,
+               name: str = "tsm_resnet") -> keras.Model:
     """TSM on a torchvision ResNet.
 
     Args:
@@ -81,6 +83,10 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
       frame_mask: with clustering, take `[video, mask]`, the mask (batch, T)
         marking the real frames of a padded video.
       dropout: before the classifier.
+      recompute: stages ("stem", "res2", ...) whose stem or blocks recompute
+        their activations in the backward pass instead of keeping them
+        (gradient checkpointing, one segment per block): for full-video
+        training, where the stages before clustering see every frame.
       default_shape: (T, H, W, C) when no input shape or tensor is given.
       The other arguments are keras.applications'.
     """
@@ -93,11 +99,27 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
     if frame_mask:
         stages.mask = layers.Input(shape=(inputs.shape[1],), name="mask")
         model_inputs = [inputs, stages.mask]
-    x = _frame_conv_bn(inputs, 64, 7, 2, "stem")
-    x = stages.end(max_pool_torch(x, (1, 3, 3), (1, 2, 2), "stem_pool"), "stem")
+    recompute = (recompute,) if isinstance(recompute, str) else tuple(recompute)
+    unknown = set(recompute) - set(STAGES)
+    if unknown:
+        raise ValueError(f"{name}: recompute takes stage names {list(STAGES)}; got "
+                         f"{sorted(unknown)}.")
+
+    def segment(build, y, segment_name, stage):
+        return recomputed(build, y, segment_name) if stage in recompute else build(y)
+
+    def stem(y):
+        y = _frame_conv_bn(y, 64, 7, 2, "stem")
+        return max_pool_torch(y, (1, 3, 3), (1, 2, 2), "stem_pool")
+
+    def block(y, index, b, block_name, *_):
+        return segment(lambda z: _tsm_block(z, WIDTHS[index], resnet_stride(index, b),
+                                             bottleneck, shift_div, block_name),
+                       y, block_name, STAGES[index + 1])
+
+    x = stages.end(segment(stem, inputs, "stem_segment", "stem"), "stem")
     # Temporal clustering keeps every cluster real: no frame mask downstream.
-    x, _ = residual_stages(x, stages, depths, lambda y, index, b, block_name, *_: _tsm_block(
-        y, WIDTHS[index], resnet_stride(index, b), bottleneck, shift_div, block_name))
+    x, _ = residual_stages(x, stages, depths, block)
     return finish_model(model_inputs, source, x, name=name, include_top=include_top,
                         pooling=pooling, weights=weights,
                         classifier_activation=classifier_activation,
