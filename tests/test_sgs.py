@@ -3,6 +3,7 @@
 import math
 from fractions import Fraction
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -237,6 +238,29 @@ def test_kronecker_gradient_option_decides_whether_f_s_trains():
         grads = tape.gradient(loss, layer.trainable_weights)
         moved = any(g is not None and np.any(np.asarray(g) != 0) for g in grads)
         assert moved == trains
+
+
+def test_similarity_gradient_scale_scales_f_s_gradients_only():
+    x = tf.constant(random_video((2, 6, 3, 3, 4), seed=5))
+    outputs, grads = {}, {}
+    for scale in (1.0, 0.5, 0.0):
+        keras.utils.set_random_seed(3)
+        layer = SimilarityGuidedSampling(similarity_gradient_scale=scale)
+        with tf.GradientTape() as tape:
+            outputs[scale] = layer(x)
+            loss = tf.reduce_sum(outputs[scale] * tf.range(1.0, 5.0))
+        grads[scale] = [np.zeros(w.shape) if g is None else np.asarray(g)
+                        for w, g in zip(layer.trainable_weights,
+                                        tape.gradient(loss, layer.trainable_weights))]
+        assert SimilarityGuidedSampling.from_config(layer.get_config()).similarity_gradient_scale == scale
+    np.testing.assert_array_equal(outputs[0.0], outputs[1.0])
+    np.testing.assert_array_equal(outputs[0.5], outputs[1.0])
+    assert any(np.abs(g).max() > 0 for g in grads[1.0])
+    for full, half, none in zip(grads[1.0], grads[0.5], grads[0.0]):
+        np.testing.assert_allclose(half, 0.5 * full, rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(none, 0.0)
+    with pytest.raises(ValueError, match="similarity_gradient_scale must be >= 0"):
+        SimilarityGuidedSampling(similarity_gradient_scale=-1.0)
 
 
 def test_f_s_options_build_the_released_code_variant():

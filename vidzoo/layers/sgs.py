@@ -236,6 +236,14 @@ def similarity_guided_sampling(
     return outputs, counts
 
 
+def scale_gradient(x, scale):
+    """`x` in the forward pass; its gradient times `scale` in the backward."""
+    if scale == 1.0:
+        return x
+    frozen = ops.stop_gradient(x)
+    return frozen if scale == 0.0 else frozen + scale * (x - frozen)
+
+
 def hidden_width(hidden_units, channels):
     """f_s's hidden width: None -> C (the paper), "half" -> C // 2 (released
     code), or an int."""
@@ -273,6 +281,9 @@ class SimilarityGuidedSampling(layers.Layer):
       embedding_norm: BatchNorm over the L embedding channels (released code).
       kronecker_gradient: "straight_through" (released code's masked
         surrogate, f_s trains) or "none" (eq. 5 is piecewise constant).
+      similarity_gradient_scale: multiplies the gradient that reaches Delta
+        (the released code's GRAD_SCALE_VAL): 1.0 is the paper's eq. 8, 0.0
+        keeps f_s at its initialization; the forward pass is unchanged.
       drop_empty_bins: see `similarity_guided_sampling`. Set False for XLA/JAX
         jit, which need static shapes; outputs then keep B rows (the active
         bins first, then zeros).
@@ -289,6 +300,7 @@ class SimilarityGuidedSampling(layers.Layer):
         hidden_units=None,
         embedding_norm=False,
         kronecker_gradient="straight_through",
+        similarity_gradient_scale=1.0,
         drop_empty_bins=True,
         return_active_bins=False,
         **kwargs,
@@ -302,6 +314,9 @@ class SimilarityGuidedSampling(layers.Layer):
             raise ValueError(f"{name}: num_bins must be >= 1 or None; got {num_bins}.")
         if int(embedding_dim) < 1:
             raise ValueError(f"{name}: embedding_dim must be >= 1; got {embedding_dim}.")
+        if similarity_gradient_scale < 0:
+            raise ValueError(f"{name}: similarity_gradient_scale must be >= 0; got "
+                             f"{similarity_gradient_scale}.")
         if edge_epsilon < 0:
             raise ValueError(f"{name}: edge_epsilon must be >= 0; got {edge_epsilon}.")
         if not (hidden_units is None or hidden_units == "half"
@@ -318,6 +333,7 @@ class SimilarityGuidedSampling(layers.Layer):
         self.hidden_units = hidden_units
         self.embedding_norm = bool(embedding_norm)
         self.kronecker_gradient = kronecker_gradient
+        self.similarity_gradient_scale = float(similarity_gradient_scale)
         self.drop_empty_bins = drop_empty_bins
         self.return_active_bins = return_active_bins
 
@@ -356,7 +372,8 @@ class SimilarityGuidedSampling(layers.Layer):
         embedding = _at_least_float32(self.embeddings(inputs, training=training))
         if self.similarity == "distance_to_mean":
             embedding = embedding - ops.mean(embedding, axis=1, keepdims=True)
-        return ops.sqrt(ops.sum(ops.square(embedding), axis=-1) + 1e-12)
+        delta = ops.sqrt(ops.sum(ops.square(embedding), axis=-1) + 1e-12)
+        return scale_gradient(delta, self.similarity_gradient_scale)
 
     def call(self, inputs, training=None):
         num_bins = self.num_bins or inputs.shape[1]
@@ -395,6 +412,7 @@ class SimilarityGuidedSampling(layers.Layer):
             hidden_units=self.hidden_units,
             embedding_norm=self.embedding_norm,
             kronecker_gradient=self.kronecker_gradient,
+            similarity_gradient_scale=self.similarity_gradient_scale,
             drop_empty_bins=self.drop_empty_bins,
             return_active_bins=self.return_active_bins,
         )
