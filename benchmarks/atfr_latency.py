@@ -27,7 +27,6 @@ import argparse
 import datetime
 import json
 import os
-import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -35,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from benchmarks import machine  # noqa: E402
+from benchmarks.fresh_process import run_json  # noqa: E402
 from benchmarks.sections import write_section  # noqa: E402
 
 MODELS = ("x3d_s", "sgs_resnet3d_18", "r3d_18", "r2plus1d_18")
@@ -130,10 +130,8 @@ def measure(name, rounds, repeats):
 
 
 def measure_in_subprocess(name, args):
-    command = [sys.executable, "-m", "benchmarks.atfr_latency", "--one", name,
-               "--rounds", str(args.rounds), "--repeats", str(args.repeats)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return run_json("benchmarks.atfr_latency", "--one", name, "--rounds", args.rounds,
+                    "--repeats", args.repeats)
 
 
 def table(rows):

@@ -14,10 +14,13 @@ Memory is the peak of a training step at batch 2 (two videos), in fresh
 processes (`benchmarks.studies.common.probe_memory`), repeated: as
 TensorFlow's allocator counts it (its tensors, exact) and as resident memory.
 It includes the fixed part (11.2 M weights and their gradients, about 85
-MiB). A marginal figure per video (batch 3 - batch 2) was tried
-first and dropped: it varied more between runs than between rows. The step time is a batch-1 training step (forward, backward, SGD
-update) timed in one process, each configuration next to its recompute
-twin in interleaved rounds (`vidzoo.benchmarking`).
+MiB). A marginal figure per video (batch 3 - batch 2) was tried first and
+dropped: it varied more between runs than between rows. A last row trains
+the stem alone on all frames: the part no clustering after res2 can shrink.
+The step time is a batch-1 training step (forward, backward, SGD update)
+timed in one process, each configuration next to its recompute twin in
+interleaved rounds (`vidzoo.benchmarking`). `--stem_only` measures the stem
+row alone into the stored results.
 """
 
 import argparse

@@ -23,12 +23,12 @@ import datetime
 import json
 import os
 import statistics
-import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from benchmarks import machine  # noqa: E402
+from benchmarks.fresh_process import run_json  # noqa: E402
 from benchmarks.sections import write_section  # noqa: E402
 from vidzoo.benchmarking import median_seconds  # noqa: E402
 
@@ -95,10 +95,8 @@ def measure_pytorchvideo(name, repeats):
 
 
 def in_subprocess(framework, name, repeats):
-    command = [sys.executable, "-m", "benchmarks.pytorchvideo_speed", "--one", framework,
-               name, "--repeats", str(repeats)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return run_json("benchmarks.pytorchvideo_speed", "--one", framework, name, "--repeats",
+                    repeats)
 
 
 def compare(name, rounds, repeats):

@@ -11,18 +11,15 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 
 import numpy as np
 
 from benchmarks import machine as machine_info
+from benchmarks.fresh_process import ROOT, run_json  # noqa: F401 (ROOT: speed.py)
 from vidzoo.benchmarking import median_seconds as time_calls  # noqa: F401 (the studies' name)
 from vidzoo.tf_data.synthetic import FLIP_KEEPS_CLASS, make_dataset
 from vidzoo.training.run_dir import CHECKPOINTS, MODEL, RunDir, load_run, read_json, write_json
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclasses.dataclass
@@ -229,12 +226,8 @@ def probe_memory(spec, batch):
     threshold (its default moves up after large frees and keeps freed
     activations in the heap): without them, two runs of one 32x224² probe
     gave 726 and 1070 MiB per video."""
-    environment = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", TF_NUM_INTEROP_THREADS="1")
-    command = [sys.executable, "-m", "benchmarks.studies.memory_probe", json.dumps(spec),
-               str(batch)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT,
-                            env=environment).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return run_json("benchmarks.studies.memory_probe", json.dumps(spec), batch,
+                    env={"MALLOC_MMAP_THRESHOLD_": "131072", "TF_NUM_INTEROP_THREADS": "1"})
 
 
 def machine():
