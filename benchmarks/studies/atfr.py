@@ -36,7 +36,8 @@ from typing import Optional
 import numpy as np
 
 from benchmarks.studies import common
-from benchmarks.studies.common import markdown_table, merged, over_seeds, pyplot, repeat_key
+from benchmarks.studies.common import (markdown_table, merged, over_seeds, pyplot, repeat_key,
+                                       repeat_values as values)
 
 TITLE = '1. ATFR: Similarity Guided Sampling (seed 000)'
 
@@ -162,10 +163,6 @@ def _with_batched(bench, data, row):
 
 # ---------------------------------------------------------------------------
 # Figures of a row (its seeds) and comparisons between rows
-
-
-def values(row, field="video_top1"):
-    return [run[field] for run in row.get("repeats", [row]) if field in run]
 
 
 def mean_bins(row):

@@ -162,9 +162,14 @@ def over_seeds(bench, runs, fields=("video_top1", "batched_video_top1", "gflops_
     return {key: with_repeats(key_rows, fields) for key, key_rows in rows.items()}
 
 
+def repeat_values(row, field="video_top1"):
+    """`field` of each training repeat of a row (the row itself without repeats)."""
+    return [run[field] for run in row.get("repeats", [row]) if field in run]
+
+
 def mean_and_sd(row, field="video_top1"):
     """(mean, sample sd or None, n) of `field` over a row's training repeats."""
-    values = [run[field] for run in row.get("repeats", [row]) if field in run]
+    values = repeat_values(row, field)
     sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
     return float(np.mean(values)), sd, len(values)
 
@@ -203,17 +208,11 @@ def row_of(key, summary, evaluation):
 
 def peak_memory_per_video(spec, batches=(1, 3)):
     """Marginal peak resident memory (MiB) per video of one training step or
-    forward pass (`memory_per_video`'s "peak_mib")."""
-    return memory_per_video(spec, batches)["peak_mib"]
-
-
-def memory_per_video(spec, batches=(1, 3)):
-    """{"peak_mib": resident, "tf_peak_mib": TensorFlow's allocator}: the
-    marginal peak memory (MiB) per video of one training step or forward pass,
-    (peak(b2) - peak(b1)) / (b2 - b1), which cancels the fixed cost of
-    TensorFlow, the weights and the traced graph (`probe_memory`)."""
-    low, high = (probe_memory(spec, batch) for batch in batches)
-    return {field: (high[field] - low[field]) / (batches[1] - batches[0]) for field in low}
+    forward pass, (peak(b2) - peak(b1)) / (b2 - b1) over fresh processes
+    (`probe_memory`), which cancels the fixed cost of TensorFlow, the weights
+    and the traced graph."""
+    low, high = (probe_memory(spec, batch)["peak_mib"] for batch in batches)
+    return (high - low) / (batches[1] - batches[0])
 
 
 def probe_memory(spec, batch):

@@ -3,10 +3,10 @@
     python memory_probe.py '<spec json>' <batch>
 
 spec: {"model": registry name, "options": {...}, "input_shape": [T, H, W, 3],
-"train": bool, "sfc": optional {"split", "tau", "input_shape"}, "truncate_after":
-optional stage name}. Run in a fresh
-process by `common.memory_per_video`; prints {"peak_mib": resident peak,
-"tf_peak_mib": peak of TensorFlow's allocator during the second step}.
+"train": bool, "sfc": optional {"split", "tau", "input_shape"},
+"truncate_after": optional stage name}. Run in a fresh process by
+`common.probe_memory`; prints {"peak_mib": resident peak, "tf_peak_mib": peak
+of TensorFlow's allocator during the second step}.
 """
 
 import json
@@ -68,12 +68,7 @@ def main():
 def tensorflow_peak_mib(step):
     """Peak bytes TensorFlow's CPU allocator held during `step()` (after a first,
     tracing call): exact, where the resident peak also holds what the C
-    allocator keeps; None on another backend."""
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        step()
-        return None
+    allocator keeps."""
     import tensorflow as tf
 
     tf.config.experimental.reset_memory_stats("CPU:0")

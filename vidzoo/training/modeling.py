@@ -15,7 +15,7 @@ import numpy as np
 
 from vidzoo import zoo
 from vidzoo.zoo import presets
-from vidzoo.zoo.flops import all_layers
+from vidzoo.layers.recompute import Recompute
 from vidzoo.training.run_dir import MODEL, RunDir
 
 
@@ -52,9 +52,9 @@ def transfer_weights(model, source):
             raise ValueError(f"train: init_from {source!r} is neither a preset, a run "
                              "directory with model.keras nor a .keras file.")
         donor_model = keras.saving.load_model(path)
-    donor = {layer.name: layer for layer in all_layers(donor_model)}
+    donor = {layer.name: layer for layer in named_layers(donor_model)}
     copied = []
-    for layer in all_layers(model):
+    for layer in named_layers(model):
         weights = donor[layer.name].get_weights() if layer.name in donor else None
         mine = layer.get_weights()
         if mine and weights and [w.shape for w in weights] == [w.shape for w in mine]:
@@ -63,6 +63,19 @@ def transfer_weights(model, source):
     if not copied:
         raise ValueError(f"train: no layer of {source} matches {model.name} by name and shape.")
     return copied
+
+
+def named_layers(model):
+    """The layers whose names are unique in a zoo model: those of nested models
+    (a `Recompute` segment) one by one, every other layer whole. A layer's own
+    sublayers (SGS's `embed_hidden`) repeat names across layers, so they are
+    not looked into."""
+    for layer in model.layers:
+        inner = layer.segment if isinstance(layer, Recompute) else layer
+        if isinstance(inner, keras.Model):
+            yield from named_layers(inner)
+        else:
+            yield layer
 
 
 def make_optimizer(config, total_steps, steps_per_epoch):
