@@ -1,8 +1,12 @@
-"""Input-pipeline throughput: clips/s from mp4 files and from TFRecords, next
-to the raw PyAV decode rate of the same frames, in one run on one machine.
-Writes its section of docs/benchmarks.md.
+"""Input-pipeline throughput: clips/s from mp4 files and from TFRecords against
+the number of parallel calls, next to PyAV alone decoding the same frames, in
+one run on one machine. Writes its section of docs/benchmarks.md.
 
-    python -m benchmarks.data_benchmark [--videos-per-class 12] [--repeats 3]
+    python -m benchmarks.data_benchmark [--videos-per-class 12] [--frames 250]
+        [--keyframe-interval 25] [--repeats 3]
+
+The videos are Kinetics-like in length (10 s at 25 fps); the training clips
+(16 frames at stride 2) start anywhere in them, as in training.
 """
 
 import argparse
@@ -19,73 +23,107 @@ from vidzoo.tf_data import manifest, records, synthetic
 from vidzoo.tf_data.decode import probe, read_frames
 from vidzoo.tf_data.pipeline import ClipConfig, video_dataset
 
+BATCH = 8
+PARALLEL_CALLS = (1, 2, None)  # None: tf.data's autotuning
 
-def _clips_per_second(make_dataset, repeats):
+
+def best_rate(count_items, repeats):
+    """The best of `repeats` passes after a warm-up pass, in items per second."""
+    count_items()
     best = 0.0
     for _ in range(repeats):
         start = time.perf_counter()
-        clips = sum(int(labels.shape[0]) for _, labels in make_dataset())
-        best = max(best, clips / (time.perf_counter() - start))
-    return best, clips
-
-
-def _raw_pyav(paths, config, repeats):
-    """PyAV alone decoding, per video, the frames a training clip samples
-    (a centred clip), no TF, no augmentation."""
-    span = (config.clip_len - 1) * config.stride + 1
-    best = 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for path in paths:
-            count = probe(path)[0]
-            first = max(count - span, 0) // 2
-            read_frames(path, (first + np.arange(config.clip_len) * config.stride) % count)
-        best = max(best, len(paths) / (time.perf_counter() - start))
+        items = count_items()
+        best = max(best, items / (time.perf_counter() - start))
     return best
+
+
+def pyav_alone(paths, config, seek, seed=0):
+    """One pass of PyAV decoding a training clip of every video (random start,
+    as the pipeline samples), no TF, no augmentation; returns the clip count."""
+    rng = np.random.default_rng(seed)
+    span = (config.clip_len - 1) * config.stride + 1
+    for path in paths:
+        count = probe(path)[0]
+        first = rng.integers(0, max(count - span, 0) + 1)
+        read_frames(path, first + np.arange(config.clip_len) * config.stride, seek=seek)
+    return len(paths)
+
+
+def clips_in(dataset):
+    return sum(int(labels.shape[0]) for _, labels in dataset)
+
+
+def measure(data, pattern, config, repeats):
+    """[(source, parallel calls, clips/s)], every row on the same videos."""
+    rows = [("PyAV alone, decoding from the start", 1,
+             best_rate(lambda: pyav_alone(data.paths, config, seek=False), repeats)),
+            ("PyAV alone, from the keyframe before the clip", 1,
+             best_rate(lambda: pyav_alone(data.paths, config, seek=True), repeats))]
+    for calls in PARALLEL_CALLS:  # one dataset per row, iterated pass after pass
+        dataset = video_dataset(data, "train", BATCH, config, seed=0, parallel_calls=calls)
+        rows.append(("tf.data from mp4 (PyAV + augmentation)", calls,
+                     best_rate(lambda: clips_in(dataset), repeats)))
+    for calls in PARALLEL_CALLS:
+        dataset = records.record_dataset(pattern, "train", BATCH, config, seed=0,
+                                         parallel_calls=calls)
+        rows.append(("tf.data from TFRecords (JPEG + augmentation)", calls,
+                     best_rate(lambda: clips_in(dataset), repeats)))
+    return rows
+
+
+def section(rows, args, config, videos):
+    reference = rows[1][2]
+    mp4 = {calls: rate for source, calls, rate in rows if "mp4" in source}
+    tfrecord = {calls: rate for source, calls, rate in rows if "TFRecords" in source}
+    lines = [
+        "## Input pipeline throughput",
+        "",
+        f"Training clips of {config.clip_len} frames at stride {config.stride} (random start, "
+        f"scale jitter {config.scale_range}, crop {config.crop_size}, flip, normalize), one "
+        f"from each of {videos} H.264 videos of {args.frames} frames at "
+        f"{args.size}x{args.size}, a keyframe every {args.keyframe_interval} frames "
+        f"(`vidzoo.tf_data.synthetic`). Best of {args.repeats} passes after a warm-up pass; "
+        f"batch {BATCH}. "
+        "PyAV alone runs in one thread; tf.data decodes `parallel_calls` videos at once.",
+        "",
+        "| source | parallel calls | clips/s | ratio to PyAV alone (seeking) |",
+        "|---|---|---:|---:|",
+    ]
+    lines += [f"| {source} | {calls or 'autotune'} | {rate:.1f} | {rate / reference:.2f} |"
+              for source, calls, rate in rows]
+    lines += [
+        "",
+        "TFRecords / mp4 at the same parallel calls: " + ", ".join(
+            f"{calls or 'autotune'}: {tfrecord[calls] / mp4[calls]:.2f}x" for calls in mp4) + ".",
+        "",
+        f"Machine: {machine.describe()}; {datetime.date.today()}.",
+        "Command: `python -m benchmarks.data_benchmark "
+        f"--videos-per-class {args.videos_per_class} --frames {args.frames} "
+        f"--keyframe-interval {args.keyframe_interval} --repeats {args.repeats}`.",
+    ]
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--videos-per-class", type=int, default=12)
-    parser.add_argument("--frames", type=int, default=64)
+    parser.add_argument("--frames", type=int, default=250)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--keyframe-interval", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="docs/benchmarks.md")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="vidzoo_data_bench_")
-    synthetic.make_dataset(root, args.videos_per_class, 1, args.frames, args.size)
+    synthetic.make_dataset(root, args.videos_per_class, 1, args.frames, args.size,
+                           keyframe_interval=args.keyframe_interval)
     data = manifest.from_csv(os.path.join(root, "train.csv"))
     config = ClipConfig(clip_len=16, stride=2, crop_size=112, scale_range=(128, 160))
     records.write_records(data, os.path.join(root, "rec", "train"), 4, progress=False)
-    pattern = os.path.join(root, "rec", "train-*")
-
-    raw = _raw_pyav(data.paths, config, args.repeats)
-    mp4, clips = _clips_per_second(
-        lambda: video_dataset(data, "train", 8, config, seed=0), args.repeats)
-    tfrecord, _ = _clips_per_second(
-        lambda: records.record_dataset(pattern, "train", 8, config, seed=0), args.repeats)
-    rows = [("raw PyAV decode of the sampled frames (no TF)", raw),
-            ("tf.data from mp4 (PyAV decode + augmentation)", mp4),
-            ("tf.data from TFRecords (JPEG decode + augmentation)", tfrecord)]
-    lines = [
-        "## Input pipeline throughput",
-        "",
-        f"{clips} training clips of {config.clip_len} frames at stride {config.stride} "
-        f"(scale jitter {config.scale_range}, crop {config.crop_size}, flip, normalize), "
-        f"from {len(data)} H.264 videos of {args.frames} frames at {args.size}x{args.size} "
-        f"(`vidzoo.tf_data.synthetic`). Best of {args.repeats} passes; batch 8.",
-        "",
-        "| source | clips/s | ratio to raw PyAV |",
-        "|---|---:|---:|",
-    ]
-    lines += [f"| {name} | {rate:.1f} | {rate / raw:.2f} |" for name, rate in rows]
-    lines += [
-        "",
-        f"Machine: {machine.describe()}; {datetime.date.today()}.",
-        "Command: `python -m benchmarks.data_benchmark`.",
-    ]
-    write_section(args.out, "input_pipeline", "\n".join(lines), title="Benchmarks")
-    print("\n".join(lines))
+    rows = measure(data, os.path.join(root, "rec", "train-*"), config, args.repeats)
+    text = section(rows, args, config, len(data))
+    write_section(args.out, "input_pipeline", text, title="Benchmarks")
+    print(text)
 
 
 if __name__ == "__main__":

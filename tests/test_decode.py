@@ -1,10 +1,13 @@
 """PyAV probing and partial decoding: indices, fps resampling, odd sizes,
-grayscale, truncated and garbage files."""
+grayscale, truncated and garbage files, seeking to keyframes."""
+
+import fractions
 
 import av
 import numpy as np
 
 from vidzoo.tf_data.decode import BadVideoLog, probe, read_frames
+from vidzoo.tf_data.video_io import encode_video
 from tf_data_checks import brightness, numbered_video
 
 
@@ -57,8 +60,11 @@ def test_bad_files_return_errors_not_exceptions(tmp_path):
 def test_short_files_repeat_their_last_frame(tmp_path):
     path = str(tmp_path / "v.mp4")
     numbered_video(path, frames=4)
-    frames, _ = read_frames(path, [2, 3, 7, 9])
+    frames, error = read_frames(path, [2, 3, 7, 9])
     np.testing.assert_allclose(brightness(frames), [40, 60, 60, 60], atol=3)
+    assert error == "the file ends after frame 3; later frames repeat it"
+    frames, error = read_frames(path, [6])  # nothing wanted is in the file
+    np.testing.assert_allclose(brightness(frames), [60], atol=3)
 
 
 def test_bad_video_log_records_each_path_once():
@@ -67,3 +73,102 @@ def test_bad_video_log_records_each_path_once():
     log.record("a.mp4", "cannot open again")
     assert log.failures == {"a.mp4": "cannot open"}
     assert "1 unreadable videos skipped" in log.summary() and "a.mp4" in log.summary()
+
+
+def _gradient_video(frames=40):
+    """Frames that differ everywhere (texture plus a per-frame shift), so any
+    off-by-one in frame numbering changes the pixels."""
+    rng = np.random.RandomState(0)
+    texture = rng.randint(0, 200, (32, 64, 3)).astype(np.int32)
+    return np.stack([np.roll(texture, 2 * t, axis=1)[:, :48] + t for t in range(frames)]
+                    ).astype(np.uint8)
+
+
+X264_KEYINT_4 = {"x264-params": "keyint=4:min-keyint=4:scenecut=0"}
+
+
+def _with_b_frames(path, video, keyframe_interval):
+    """H.264 with B-frames (decode order differs from presentation order)."""
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={
+            "x264-params": f"bframes=3:keyint={keyframe_interval}:min-keyint="
+                           f"{keyframe_interval}:scenecut=0"})
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        stream.thread_count = 1
+        for frame in video:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def test_seeking_to_a_keyframe_reads_the_same_frames(tmp_path):
+    video = _gradient_video()
+    files = []
+    for codec, name in (("libx264", "h264.mp4"), ("mpeg4", "mpeg4.avi"), ("mpeg4", "mpeg4.mp4")):
+        files.append(str(tmp_path / name))
+        encode_video(files[-1], video, codec=codec, keyframe_interval=8)
+    files.append(str(tmp_path / "bframes.mp4"))
+    _with_b_frames(files[-1], video, 8)
+    index_sets = ([0, 1, 2], [7, 8, 9], [8], [17, 19, 21, 23], [39], [5, 30, 12], [38, 39, 45],
+                   [41])
+    for path in files:
+        for indices in index_sets:
+            seeked, error = read_frames(path, indices)
+            from_start, _ = read_frames(path, indices, seek=False)
+            np.testing.assert_array_equal(seeked, from_start, err_msg=f"{path} {indices}")
+            past_the_end = max(indices) > 39
+            assert ("ends after frame 39" in error) == past_the_end, (path, indices, error)
+        np.testing.assert_array_equal(read_frames(path, [41])[0], read_frames(path, [39])[0])
+
+
+def test_seeking_skips_the_frames_before_the_keyframe(tmp_path, monkeypatch):
+    import vidzoo.tf_data.decode as decode
+
+    path = str(tmp_path / "v.mp4")
+    encode_video(path, _gradient_video(), keyframe_interval=8)
+
+    def from_the_start(*args):
+        raise AssertionError("decoded from the start")
+
+    monkeypatch.setattr(decode, "_decode_sequentially", from_the_start)
+    frames, error = read_frames(path, [25, 27])
+    assert error == "" and frames.shape == (2, 32, 48, 3)
+
+
+def test_variable_rate_files_are_read_from_the_start(tmp_path):
+    """Timestamps with gaps do not number frames: the same frames as a
+    sequential decode (the n-th decoded frame is frame n)."""
+    video = _gradient_video(20)
+    path = str(tmp_path / "vfr.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=25, options=X264_KEYINT_4)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        stream.time_base = fractions.Fraction(1, 25)
+        for index, frame in enumerate(video):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = index + (index >= 10) * 5  # a 5-frame gap after frame 9
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    for indices in ([12, 13], [15], [19]):
+        np.testing.assert_array_equal(read_frames(path, indices)[0],
+                                      read_frames(path, indices, seek=False)[0])
+
+
+def test_decoding_threads_give_the_same_frames(tmp_path):
+    path = str(tmp_path / "v.mp4")
+    encode_video(path, _gradient_video(), keyframe_interval=8)
+    reference = read_frames(path, [3, 20, 31])[0]
+    for threads in (0, 2):
+        np.testing.assert_array_equal(read_frames(path, [3, 20, 31], threads=threads)[0],
+                                      reference)
+
+
+def test_probe_is_remembered_per_version_of_a_file(tmp_path):
+    path = str(tmp_path / "v.mp4")
+    numbered_video(path, frames=6)
+    assert probe(path)[0] == 6
+    numbered_video(path, frames=9)  # rewritten: another size and time
+    assert probe(path)[0] == 9

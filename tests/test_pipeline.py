@@ -46,6 +46,16 @@ def test_deterministic_mode_repeats_exactly(dataset_root):
         np.testing.assert_array_equal(c1, c2)
 
 
+def test_parallel_calls_change_the_speed_not_the_clips(dataset_root):
+    def run(calls):
+        data = video_dataset(_train_manifest(dataset_root), "train", 4, CONFIG, seed=5,
+                             deterministic=True, parallel_calls=calls)
+        return [c.numpy() for c, _ in data]
+
+    for a, b in zip(run(1), run(None)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_second_iterator_over_the_stream_sees_the_same_clips(dataset_root):
     # JAX's and PyTorch's fit() open the training dataset twice (a batch to
     # build the model, then the epochs): tf.data's reshuffling shuffle would
@@ -115,6 +125,9 @@ def test_bad_arguments_are_named():
         video_dataset(m, skip=3)
     with pytest.raises(ValueError, match="skip must be >= 0"):
         video_dataset(m, repeat=True, skip=-1)
+    for calls in (0, 2.5):
+        with pytest.raises(ValueError, match="parallel_calls must be a positive int"):
+            video_dataset(m, parallel_calls=calls)
 
 
 def test_fuzz_bad_files_never_stop_an_epoch(dataset_root, tmp_path):

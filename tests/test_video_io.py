@@ -22,6 +22,18 @@ def test_h264_round_trip(tmp_path):
     assert decode_video(path, max_frames=2).shape[0] == 2
 
 
+def test_keyframe_interval_places_the_keyframes(tmp_path):
+    import av
+
+    frames = np.random.default_rng(0).integers(0, 255, (20, 32, 48, 3), dtype=np.uint8)
+    encode_video(tmp_path / "k.mp4", frames, keyframe_interval=6)
+    with av.open(str(tmp_path / "k.mp4")) as container:
+        stream = container.streams.video[0]
+        keys = [round(float(packet.pts * stream.time_base) * 25)
+                for packet in container.demux(stream) if packet.is_keyframe]
+    assert keys == [0, 6, 12, 18]
+
+
 def test_bad_inputs_raise_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="even height and width"):
         encode_video(tmp_path / "odd.mp4", np.zeros((2, 31, 32, 3), np.uint8))

@@ -2,9 +2,11 @@
 
 * `probe(path, target_fps)` -> number of frames (on the target-fps timeline
   when resampling), from the container's metadata; 0 and a reason when the
-  file cannot be opened or has no video stream.
+  file cannot be opened or has no video stream. Remembered per file (path,
+  size, modification time), so later epochs do not open a file twice.
 * `read_frames(path, indices, target_fps)` -> uint8 RGB (len(indices), H, W, 3):
-  decodes sequentially and stops after the last index needed. Grayscale and
+  decodes from the keyframe before the first index needed (constant-rate
+  files; others from the start) and stops after the last one. Grayscale and
   other pixel formats are converted to RGB by FFmpeg; odd sizes are kept.
   With `target_fps`, target frame j is source frame floor(j * fps / target_fps)
   (the stream's average rate; variable-rate files are treated at that rate).
@@ -16,6 +18,8 @@ Bad files never raise here: both functions return an error string, which
 `BadVideoLog.summary()` reports them.
 """
 
+import functools
+import os
 import threading
 
 import av
@@ -62,6 +66,16 @@ def _source_rate(stream):
 def probe(path, target_fps=None):
     """(frame count, fps, error). Count 0 with an error for unreadable files."""
     try:
+        status = os.stat(path)
+    except OSError as error:
+        return 0, 0.0, f"cannot open: {error}"
+    return _probe_file(str(path), status.st_size, status.st_mtime_ns, target_fps)
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _probe_file(path, size, modified, target_fps):
+    """`probe` of one version of a file (size and modification time key it)."""
+    try:
         container = _open(path)
     except Exception as error:  # PyAV raises many FFmpeg error types
         return 0, 0.0, f"cannot open: {error}"
@@ -90,8 +104,68 @@ def _source_indices(indices, fps, target_fps):
     return indices
 
 
-def read_frames(path, indices, target_fps=None):
-    """(uint8 frames (len(indices), H, W, 3), error). Empty frames on failure."""
+def _constant_rate(stream, fps):
+    """True when the header's frame count matches its duration at `fps`, so a
+    frame's number can be read from its timestamp (constant frame rate)."""
+    if not (fps and stream.frames and stream.duration and stream.time_base):
+        return False
+    return abs(float(stream.duration * stream.time_base) * fps - stream.frames) <= 1
+
+
+def _decode_sequentially(container, stream, needed, last, decoded):
+    """Fill `decoded` {frame number: RGB frame} for `needed`, counting frames
+    from the start."""
+    number, frame = -1, None
+    for number, frame in enumerate(container.decode(stream)):
+        if number in needed:
+            decoded[number] = frame.to_ndarray(format="rgb24")
+        if number >= last:
+            return
+    _keep_final(decoded, number, frame)
+
+
+def _keep_final(decoded, number, frame):
+    """The file ended before the last needed frame: keep its final frame, which
+    the missing ones repeat."""
+    if frame is not None and number not in decoded:
+        decoded[number] = frame.to_ndarray(format="rgb24")
+
+
+def _decode_from_keyframe(container, stream, needed, first, last, fps, decoded):
+    """Fill `decoded` for `needed`, decoding from the keyframe at or before
+    `first` and numbering frames by timestamp. False (and `decoded` emptied)
+    when the timestamps do not number the frames one by one: the caller then
+    decodes from the start."""
+    origin = stream.start_time or 0
+    seconds_per_tick = stream.time_base
+    container.seek(origin + int(first / fps / seconds_per_tick), stream=stream, backward=True,
+                   any_frame=False)
+    previous, frame = None, None
+    for frame in container.decode(stream):
+        number = None if frame.pts is None else round(
+            float((frame.pts - origin) * seconds_per_tick) * fps)
+        expected = number is not None and (number <= first if previous is None
+                                           else number == previous + 1)
+        if not expected:
+            decoded.clear()
+            return False
+        previous = number
+        if number in needed:
+            decoded[number] = frame.to_ndarray(format="rgb24")
+        if number >= last:
+            return True
+    _keep_final(decoded, previous, frame)
+    return True
+
+
+def read_frames(path, indices, target_fps=None, seek=True, threads=1):
+    """(uint8 frames (len(indices), H, W, 3), error). Empty frames on failure.
+
+    With `seek`, a constant-rate file whose first needed frame lies past a
+    keyframe is decoded from that keyframe, not from the start; the result is
+    the same frames. `threads`: FFmpeg decoding threads per file (0: FFmpeg's
+    choice); tf.data already decodes several files in parallel.
+    """
     empty = np.zeros((0, 1, 1, 3), np.uint8)
     indices = np.asarray(indices, dtype=np.int64)
     if indices.size == 0:
@@ -100,23 +174,32 @@ def read_frames(path, indices, target_fps=None):
         container = _open(path)
     except Exception as error:
         return empty, f"cannot open: {error}"
-    wanted = _source_indices(indices, _source_rate(container.streams.video[0]), target_fps)
+    stream = container.streams.video[0]
+    stream.thread_count = threads
+    if threads != 1:
+        stream.thread_type = "AUTO"  # frame and slice threads
+    fps = _source_rate(stream)
+    wanted = _source_indices(indices, fps, target_fps)
     needed = set(int(i) for i in wanted)
-    last = int(wanted.max())
+    first, last = int(wanted.min()), int(wanted.max())
     decoded = {}
     error = ""
     with container:
         try:
-            for number, frame in enumerate(container.decode(video=0)):
-                if number in needed:
-                    decoded[number] = frame.to_ndarray(format="rgb24")
-                if number >= last:
-                    break
+            if seek and first > 0 and _constant_rate(stream, fps):
+                if not _decode_from_keyframe(container, stream, needed, first, last, fps,
+                                             decoded):
+                    container.seek(0, stream=stream, backward=True, any_frame=False)
+                    _decode_sequentially(container, stream, needed, last, decoded)
+            else:
+                _decode_sequentially(container, stream, needed, last, decoded)
         except Exception as failure:
             error = f"decode error after {len(decoded)} frames: {failure}"
     if not decoded:
         return empty, error or "no decodable frames"
     available = sorted(decoded)
+    if not error and available[-1] < last:
+        error = f"the file ends after frame {available[-1]}; later frames repeat it"
     frames = []
     for source in wanted:
         position = np.searchsorted(available, source, side="right") - 1

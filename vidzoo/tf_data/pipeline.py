@@ -189,7 +189,12 @@ def finish(data, mode, batch_size, cache=False, drop_remainder=False):
     return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
 
 
-def check_arguments(mode, config, deterministic, seed, where="video_dataset"):
+def check_arguments(mode, config, deterministic, seed, where="video_dataset",
+                    parallel_calls=None):
+    if parallel_calls is not None and (not isinstance(parallel_calls, int)
+                                       or parallel_calls < 1):
+        raise ValueError(f"{where}: parallel_calls must be a positive int or None (autotune); "
+                         f"got {parallel_calls!r}.")
     if mode not in MODES:
         raise ValueError(f"{where}: mode must be one of {MODES}; got {mode!r}.")
     if mode == "eval" and config.num_crops not in (1, 3):
@@ -251,7 +256,7 @@ def video_dataset(manifest, mode: str = "train", batch_size: int = 8,
                   deterministic: bool = False, shuffle: Optional[bool] = None,
                   cache: bool = False, bad_videos: Optional[BadVideoLog] = None,
                   drop_remainder: bool = False, repeat: bool = False,
-                  skip: int = 0) -> tf.data.Dataset:
+                  skip: int = 0, parallel_calls: Optional[int] = None) -> tf.data.Dataset:
     """A batched, prefetched tf.data.Dataset over `manifest` (module docstring).
 
     Args:
@@ -267,9 +272,11 @@ def video_dataset(manifest, mode: str = "train", batch_size: int = 8,
       drop_remainder: drop the last, smaller batch.
       repeat: an endless stream of epochs.
       skip: start the stream at its `skip`-th readable element.
+      parallel_calls: videos probed and decoded at once (None: tf.data's
+        autotuning); docs/benchmarks.md has clips/s against it.
     """
     config = config or ClipConfig()
-    check_arguments(mode, config, deterministic, seed)
+    check_arguments(mode, config, deterministic, seed, parallel_calls=parallel_calls)
     check_stream(repeat, skip, "video_dataset")
     if len(manifest) == 0:
         raise ValueError("video_dataset: the manifest has no videos.")
@@ -289,7 +296,8 @@ def video_dataset(manifest, mode: str = "train", batch_size: int = 8,
         count.set_shape(())
         return path, label, video_id, count, element_seed
 
-    data = data.map(with_count, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    calls = parallel_calls or AUTOTUNE
+    data = data.map(with_count, num_parallel_calls=calls, deterministic=deterministic)
     data = data.filter(lambda path, label, video_id, count, element_seed: count > 0)
     # Skipped after probing (a file that cannot be opened does not shift the
     # stream), before decoding (skipping costs no decode).
@@ -301,6 +309,6 @@ def video_dataset(manifest, mode: str = "train", batch_size: int = 8,
         frames = _decode(path, indices, log, config.target_fps)
         return make_views(frames, indices, mask, label, video_id, mode, config, element_seed)
 
-    data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    data = data.map(load, num_parallel_calls=calls, deterministic=deterministic)
     data = finish(data, mode, batch_size, cache, drop_remainder)
     return data.with_options(options)

@@ -117,7 +117,7 @@ def record_dataset(file_pattern, mode: str = "train", batch_size: int = 8,
                    config: Optional[pipeline.ClipConfig] = None, seed: Optional[int] = None,
                    deterministic: bool = False, shuffle: Optional[bool] = None,
                    cache: bool = False, drop_remainder: bool = False, repeat: bool = False,
-                   skip: int = 0) -> tf.data.Dataset:
+                   skip: int = 0, parallel_calls: Optional[int] = None) -> tf.data.Dataset:
     """The `pipeline.video_dataset` elements, read from TFRecord shards.
 
     Args:
@@ -126,7 +126,7 @@ def record_dataset(file_pattern, mode: str = "train", batch_size: int = 8,
       their records).
     """
     config = config or pipeline.ClipConfig()
-    pipeline.check_arguments(mode, config, deterministic, seed, "record_dataset")
+    pipeline.check_arguments(mode, config, deterministic, seed, "record_dataset", parallel_calls)
     pipeline.check_stream(repeat, skip, "record_dataset")
     if isinstance(file_pattern, (list, tuple)):
         files = sorted(file_pattern)
@@ -173,6 +173,7 @@ def record_dataset(file_pattern, mode: str = "train", batch_size: int = 8,
 
     data = data.filter(lambda element, element_seed: tf.size(_parse(element[1])[0]) > 0)
     data = data.skip(skip) if skip else data  # parsed, not decoded
-    data = data.map(load, num_parallel_calls=pipeline.AUTOTUNE, deterministic=deterministic)
+    data = data.map(load, num_parallel_calls=parallel_calls or pipeline.AUTOTUNE,
+                    deterministic=deterministic)
     data = pipeline.finish(data, mode, batch_size, cache, drop_remainder)
     return data.with_options(options)

@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import json
 import os
+from typing import Optional
 
 import numpy as np
 
@@ -152,7 +153,7 @@ def make_video(rng, label, frames=32, size=64, difficulty="easy"):
 
 def make_dataset(root: str, train_per_class: int = 12, val_per_class: int = 4,
                  frames: int = 32, size: int = 64, fps: int = 25, seed: int = 0,
-                 difficulty: str = "easy") -> dict:
+                 difficulty: str = "easy", keyframe_interval: Optional[int] = None) -> dict:
     """Write the dataset under `root`; returns {"train": csv, "val": csv, "classes": json}.
 
     Args:
@@ -161,6 +162,7 @@ def make_dataset(root: str, train_per_class: int = 12, val_per_class: int = 4,
       frames, size, fps: each video's length, square frame side and rate.
       seed: the random draws of every video.
       difficulty: a preset of `DIFFICULTIES` ("easy", "hard").
+      keyframe_interval: frames between H.264 keyframes (None: libx264's 250).
 
     Existing files with the same settings are reused (a `settings.json`
     records them), so repeated demo runs do not re-encode.
@@ -170,6 +172,8 @@ def make_dataset(root: str, train_per_class: int = 12, val_per_class: int = 4,
     settings = dict(train_per_class=train_per_class, val_per_class=val_per_class,
                     frames=frames, size=size, fps=fps, seed=seed, classes=list(CLASSES),
                     difficulty=difficulty)
+    if keyframe_interval:  # only when set, so older datasets' settings still match
+        settings["keyframe_interval"] = keyframe_interval
     settings_path = os.path.join(root, "settings.json")
     outputs = {split: os.path.join(root, f"{split}.csv") for split in ("train", "val")}
     outputs["classes"] = os.path.join(root, "classes.json")
@@ -186,7 +190,7 @@ def make_dataset(root: str, train_per_class: int = 12, val_per_class: int = 4,
             for index in range(per_class):
                 video, _ = make_video(rng, label, frames, size, difficulty)
                 path = os.path.join(folder, f"{name}_{index:04d}.mp4")
-                encode_video(path, video, fps=fps)
+                encode_video(path, video, fps=fps, keyframe_interval=keyframe_interval)
                 rows.append((os.path.relpath(path, root), name))
         with open(outputs[split], "w", newline="") as handle:
             writer = csv.writer(handle)

@@ -13,8 +13,11 @@ import numpy as np
 X264_DETERMINISTIC = {"x264-params": "rc-lookahead=0:no-mbtree=1:bframes=0"}
 
 
-def encode_video(path, frames, fps=25, codec="libx264"):
+def encode_video(path, frames, fps=25, codec="libx264", keyframe_interval=None):
     """Write uint8 RGB frames (T, H, W, 3) to `path` (mp4 with H.264 by default).
+
+    `keyframe_interval`: frames from one keyframe to the next (None: the
+    codec's default; libx264's 250 makes a short file one group of pictures).
 
     H and W must be even for yuv420p; odd sizes raise ValueError. The encoder
     runs on one thread and libx264 without its lookahead and macroblock tree:
@@ -32,8 +35,10 @@ def encode_video(path, frames, fps=25, codec="libx264"):
     if height % 2 or width % 2:
         raise ValueError(f"encode_video needs even height and width; got {height}x{width}.")
     with av.open(str(path), mode="w") as container:
-        options = X264_DETERMINISTIC if codec == "libx264" else {}
+        options = _encoder_options(codec, keyframe_interval)
         stream = container.add_stream(codec, rate=fps, options=options)
+        if keyframe_interval and codec != "libx264":
+            stream.codec_context.gop_size = keyframe_interval
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.thread_count = 1
         stream.time_base = fractions.Fraction(1, fps)
@@ -44,6 +49,15 @@ def encode_video(path, frames, fps=25, codec="libx264"):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def _encoder_options(codec, keyframe_interval):
+    if codec != "libx264":
+        return {}
+    params = X264_DETERMINISTIC["x264-params"]
+    if keyframe_interval:
+        params += f":keyint={keyframe_interval}:min-keyint={keyframe_interval}:scenecut=0"
+    return {"x264-params": params}
 
 
 def decode_video(path, max_frames=None):
