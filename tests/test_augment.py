@@ -41,3 +41,17 @@ def test_flip_and_crops_by_hand():
 def test_normalize_matches_the_formula():
     value = augment.normalize(tf.fill((1, 1, 1, 3), 255.0)).numpy()
     np.testing.assert_allclose(value.ravel(), (1 - 0.45) / 0.225, rtol=1e-6)
+
+
+def test_normalize_equals_the_broadcast_formula_to_the_bit():
+    rng = np.random.default_rng(0)
+    mean, std = (0.43, 0.45, 0.4), (0.225, 0.2, 0.23)
+    for shape in ((2, 5, 7, 3), (3, 2, 4, 6, 3)):
+        pixels = rng.integers(0, 256, shape).astype(np.uint8)
+        expected = (pixels.astype(np.float32) / np.float32(255.0) - np.float32(mean)) / np.float32(std)
+        value = augment.normalize(tf.constant(pixels), mean, std)
+        assert value.shape == shape
+        np.testing.assert_array_equal(value.numpy(), expected)
+    traced = tf.function(lambda x: augment.normalize(x)).get_concrete_function(
+        tf.TensorSpec((None, 8, 8, 3), tf.uint8))
+    assert traced.structured_outputs.shape.as_list() == [None, 8, 8, 3]

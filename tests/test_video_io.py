@@ -69,3 +69,18 @@ def test_same_frames_encode_to_the_same_bytes_in_concurrent_processes(tmp_path):
                              stdout=subprocess.PIPE, text=True) for folder in folders]
     digests = {run.communicate(timeout=300)[0].strip() for run in runs}
     assert len(digests) == 1 and all(len(d) == 32 for d in digests), digests
+
+
+def test_rgb_converter_gives_pyav_pixels_for_every_format():
+    import av
+
+    from vidzoo.tf_data.video_io import RGBConverter
+
+    rng = np.random.default_rng(0)
+    convert = RGBConverter()
+    for fmt, shape in (("yuv420p", (33, 48)), ("gray", (21, 33)), ("rgb24", (21, 33, 3)),
+                       ("yuv420p", (48, 64))):
+        array = rng.integers(0, 255, shape, dtype=np.uint8)
+        source = av.VideoFrame.from_ndarray(array, format="rgb24" if fmt == "rgb24" else "gray")
+        frame = source.reformat(format=fmt)
+        np.testing.assert_array_equal(convert(frame), frame.to_ndarray(format="rgb24"))

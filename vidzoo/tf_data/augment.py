@@ -77,6 +77,18 @@ def three_crops(frames, size):
 
 
 def normalize(frames, mean=KINETICS_MEAN, std=KINETICS_STD):
-    """uint8-range values -> (x / 255 - mean) / std, float32."""
+    """uint8-range values -> (x / 255 - mean) / std, float32.
+
+    The per-channel constants are tiled along each row (W * C values), since
+    TF's CPU broadcast of a length-3 last axis is 4-6x slower; the values are
+    the same to the bit.
+    """
     frames = tf.cast(frames, tf.float32) / 255.0
-    return (frames - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
+    shape = tf.shape(frames)
+    rows = tf.reshape(frames, tf.concat([shape[:-2], [-1]], axis=0))
+    width = shape[-2:-1]
+    mean = tf.tile(tf.constant(mean, tf.float32), width)
+    std = tf.tile(tf.constant(std, tf.float32), width)
+    normalized = tf.reshape((rows - mean) / std, shape)
+    normalized.set_shape(frames.shape)
+    return normalized

@@ -26,6 +26,8 @@ import av
 import numpy as np
 from absl import logging
 
+from vidzoo.tf_data.video_io import RGBConverter
+
 
 class BadVideoLog:
     """Thread-safe record of files that failed, logged once per path."""
@@ -112,26 +114,26 @@ def _constant_rate(stream, fps):
     return abs(float(stream.duration * stream.time_base) * fps - stream.frames) <= 1
 
 
-def _decode_sequentially(container, stream, needed, last, decoded):
+def _decode_sequentially(container, stream, needed, last, decoded, rgb):
     """Fill `decoded` {frame number: RGB frame} for `needed`, counting frames
     from the start."""
     number, frame = -1, None
     for number, frame in enumerate(container.decode(stream)):
         if number in needed:
-            decoded[number] = frame.to_ndarray(format="rgb24")
+            decoded[number] = rgb(frame)
         if number >= last:
             return
-    _keep_final(decoded, number, frame)
+    _keep_final(decoded, number, frame, rgb)
 
 
-def _keep_final(decoded, number, frame):
+def _keep_final(decoded, number, frame, rgb):
     """The file ended before the last needed frame: keep its final frame, which
     the missing ones repeat."""
     if frame is not None and number not in decoded:
-        decoded[number] = frame.to_ndarray(format="rgb24")
+        decoded[number] = rgb(frame)
 
 
-def _decode_from_keyframe(container, stream, needed, first, last, fps, decoded):
+def _decode_from_keyframe(container, stream, needed, first, last, fps, decoded, rgb):
     """Fill `decoded` for `needed`, decoding from the keyframe at or before
     `first` and numbering frames by timestamp. False (and `decoded` emptied)
     when the timestamps do not number the frames one by one: the caller then
@@ -151,10 +153,10 @@ def _decode_from_keyframe(container, stream, needed, first, last, fps, decoded):
             return False
         previous = number
         if number in needed:
-            decoded[number] = frame.to_ndarray(format="rgb24")
+            decoded[number] = rgb(frame)
         if number >= last:
             return True
-    _keep_final(decoded, previous, frame)
+    _keep_final(decoded, previous, frame, rgb)
     return True
 
 
@@ -182,17 +184,17 @@ def read_frames(path, indices, target_fps=None, seek=True, threads=1):
     wanted = _source_indices(indices, fps, target_fps)
     needed = set(int(i) for i in wanted)
     first, last = int(wanted.min()), int(wanted.max())
-    decoded = {}
+    decoded, rgb = {}, RGBConverter()
     error = ""
     with container:
         try:
             if seek and first > 0 and _constant_rate(stream, fps):
                 if not _decode_from_keyframe(container, stream, needed, first, last, fps,
-                                             decoded):
+                                             decoded, rgb):
                     container.seek(0, stream=stream, backward=True, any_frame=False)
-                    _decode_sequentially(container, stream, needed, last, decoded)
+                    _decode_sequentially(container, stream, needed, last, decoded, rgb)
             else:
-                _decode_sequentially(container, stream, needed, last, decoded)
+                _decode_sequentially(container, stream, needed, last, decoded, rgb)
         except Exception as failure:
             error = f"decode error after {len(decoded)} frames: {failure}"
     if not decoded:
