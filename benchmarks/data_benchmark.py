@@ -40,7 +40,7 @@ def best_rate(count_items, repeats):
     return best
 
 
-def pyav_alone(paths, config, seek, seed=0):
+def pyav_alone(paths, config, seek, threads=1, seed=0):
     """One pass of PyAV decoding a training clip of every video (random start,
     as the pipeline samples), no TF, no augmentation; returns the clip count."""
     rng = np.random.default_rng(seed)
@@ -48,7 +48,8 @@ def pyav_alone(paths, config, seek, seed=0):
     for path in paths:
         count = probe(path)[0]
         first = rng.integers(0, max(count - span, 0) + 1)
-        read_frames(path, first + np.arange(config.clip_len) * config.stride, seek=seek)
+        read_frames(path, first + np.arange(config.clip_len) * config.stride, seek=seek,
+                    threads=threads)
     return len(paths)
 
 
@@ -61,7 +62,9 @@ def measure(data, pattern, config, repeats):
     rows = [("PyAV alone, decoding from the start", 1,
              best_rate(lambda: pyav_alone(data.paths, config, seek=False), repeats)),
             ("PyAV alone, from the keyframe before the clip", 1,
-             best_rate(lambda: pyav_alone(data.paths, config, seek=True), repeats))]
+             best_rate(lambda: pyav_alone(data.paths, config, seek=True), repeats)),
+            ("PyAV alone, from the keyframe, FFmpeg's frame + slice threads", 1,
+             best_rate(lambda: pyav_alone(data.paths, config, seek=True, threads=0), repeats))]
     for calls in PARALLEL_CALLS:  # one dataset per row, iterated pass after pass
         dataset = video_dataset(data, "train", BATCH, config, seed=0, parallel_calls=calls)
         rows.append(("tf.data from mp4 (PyAV + augmentation)", calls,

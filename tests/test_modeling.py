@@ -15,6 +15,26 @@ def test_learning_rate_has_linear_warmup_then_half_cosine():
     np.testing.assert_allclose(lr, [0.0, 0.2, 0.4, 0.2, 0.0], atol=1e-6)
 
 
+def test_lr_drops_divide_the_learning_rate_by_ten_at_those_epochs():
+    config = TrainConfig(model="x3d_xs", train="x", run_dir="x", lr=0.01, warmup_epochs=0,
+                         epochs=15, lr_drops="8,12")
+    config.check()
+    schedule = make_optimizer(config, total_steps=150, steps_per_epoch=10)._learning_rate
+    lr = [float(schedule(step)) for step in (0, 79, 80, 119, 120, 149)]
+    np.testing.assert_allclose(lr, [0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001], rtol=1e-6)
+
+
+def test_bad_lr_drops_are_named():
+    import pytest
+
+    for drops, warmup, message in (("8,x", 0, "comma-separated"), ("12,8", 0, "increasing"),
+                                   ("15", 0, "between 1 and"), ("8", 1, "warmup")):
+        config = TrainConfig(model="x3d_xs", train="x", run_dir="x", epochs=15,
+                             lr_drops=drops, warmup_epochs=warmup)
+        with pytest.raises(ValueError, match=message):
+            config.check()
+
+
 def test_weight_decay_skips_batchnorm_and_biases():
     config = TrainConfig(model="x3d_xs", train="x", run_dir="x", weight_decay=0.5)
     optimizer = make_optimizer(config, total_steps=10, steps_per_epoch=5)

@@ -4,7 +4,8 @@
 Optimization follows the video-recognition recipes (PySlowFast, ATFR): SGD
 with momentum 0.9 and weight decay 1e-4 (Keras' decoupled form, scaled by
 the learning rate, not applied to BatchNorm and biases), a half-period cosine
-schedule after a linear warmup (Keras `CosineDecay` with `warmup_steps`),
+schedule after a linear warmup (Keras `CosineDecay` with `warmup_steps`) or
+steps of a tenth at given epochs (`lr_drops`, the SFC paper's 8 and 12 of 15),
 optional label smoothing and mixed precision.
 """
 
@@ -78,11 +79,38 @@ def named_layers(model):
             yield layer
 
 
-def make_optimizer(config, total_steps, steps_per_epoch):
+def lr_drop_epochs(text):
+    """[8, 12] from "8,12" ([] from "")."""
+    return [int(part) for part in text.replace(" ", "").split(",") if part]
+
+
+def lr_drop_problems(text, epochs, warmup_epochs):
+    try:
+        drops = lr_drop_epochs(text)
+    except ValueError:
+        return [f"lr_drops must be comma-separated epochs such as 8,12; got {text!r}"]
+    if drops != sorted(set(drops)) or any(not 0 < drop < epochs for drop in drops):
+        return [f"lr_drops must be increasing epochs between 1 and epochs - 1 ({epochs - 1}); "
+                f"got {text!r}"]
+    if drops and warmup_epochs:
+        return ["lr_drops (a step schedule) does not take a warmup; set warmup_epochs 0"]
+    return []
+
+
+def learning_rate_schedule(config, total_steps, steps_per_epoch):
+    drops = lr_drop_epochs(config.lr_drops)
+    if drops:  # Keras keeps a value up to and including its boundary step
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
+            boundaries=[drop * steps_per_epoch - 1 for drop in drops],
+            values=[config.lr / 10 ** index for index in range(len(drops) + 1)])
     warmup = min(int(round(config.warmup_epochs * steps_per_epoch)), total_steps - 1)
-    schedule = keras.optimizers.schedules.CosineDecay(
+    return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0 if warmup else config.lr, decay_steps=total_steps - warmup,
         warmup_target=config.lr if warmup else None, warmup_steps=warmup)
+
+
+def make_optimizer(config, total_steps, steps_per_epoch):
+    schedule = learning_rate_schedule(config, total_steps, steps_per_epoch)
     optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum,
                                      weight_decay=config.weight_decay or None)
     optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])

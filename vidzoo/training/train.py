@@ -34,7 +34,8 @@ from vidzoo.training.callbacks import (
     SyncMovingStatistics,
     optimizer_step,
 )
-from vidzoo.training.modeling import build_for_multi_worker, build_initialized_model, compile_model
+from vidzoo.training.modeling import (build_for_multi_worker, build_initialized_model,
+                                      compile_model, lr_drop_problems)
 from vidzoo.training.run_dir import CHECKPOINTS, LOGS, RunDir
 from vidzoo.training.strategy import STRATEGIES, make_strategy
 from vidzoo.zoo.accounting import is_adaptive
@@ -42,7 +43,8 @@ from vidzoo.zoo.flops import count_flops
 
 # Fields that must match for a rerun to resume an existing run directory.
 RESUME_KEYS = ("model", "model_options", "frames", "stride", "crop_size", "batch_size",
-               "steps_per_epoch", "lr", "warmup_epochs", "weight_decay", "label_smoothing",
+               "steps_per_epoch", "lr", "warmup_epochs", "lr_drops", "weight_decay",
+               "label_smoothing",
                "mixed_precision", "flip")
 
 
@@ -74,6 +76,8 @@ class TrainConfig:
     weight_decay: float = setting(1e-4, "SGD weight decay (decoupled; not on BatchNorm and "
                                   "biases)")
     warmup_epochs: float = setting(1.0, "linear warmup length in epochs")
+    lr_drops: str = setting("", "epochs at which the lr is divided by 10, comma-separated "
+                            "(e.g. 8,12, the SFC paper's); empty: half-period cosine decay")
     label_smoothing: float = setting(0.0, "label smoothing")
     flip: bool = setting(True, "random horizontal flips; --noflip where a mirror image is "
                          "another class (left vs right motion, the embedded demo data)")
@@ -129,6 +133,7 @@ class TrainConfig:
             problems.append(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
         if self.weight_decay < 0 or self.warmup_epochs < 0 or not 0 <= self.momentum < 1:
             problems.append("weight_decay and warmup_epochs must be >= 0, momentum in [0, 1)")
+        problems += lr_drop_problems(self.lr_drops, self.epochs, self.warmup_epochs)
         if self.crop_size < 32:
             problems.append(f"crop_size must be >= 32 pixels; got {self.crop_size}")
         if not self.run_dir:
@@ -166,7 +171,7 @@ def _check_resume(config, run):
     saved = run.saved_config()
     if saved is None:
         return
-    saved = {"flip": True, **saved}  # runs saved before `flip` flipped
+    saved = {"flip": True, "lr_drops": "", **saved}  # runs saved before these fields
     changed = {k: (saved.get(k), getattr(config, k)) for k in RESUME_KEYS
                if saved.get(k) != getattr(config, k)}
     if changed:
