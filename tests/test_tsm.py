@@ -96,3 +96,29 @@ def test_recompute_keeps_weights_outputs_and_gradients(tmp_path):
 def test_recompute_names_stages():
     with pytest.raises(ValueError, match="recompute takes stage names"):
         zoo.TSM_R18(recompute=("res9",))
+
+
+def test_unshifted_stages_keep_their_frames_apart():
+    """res2 unshifted (the full-video paper's released code): its blocks see
+    each frame alone, so changing one frame changes no other at res2's end;
+    with the shift it reaches the neighbours."""
+    import keras
+
+    def res2_response(unshifted):
+        keras.utils.set_random_seed(0)
+        model = zoo.TSM_R18(input_shape=(4, 32, 32, 3), unshifted=unshifted)
+        res2 = keras.Model(model.input, model.get_layer("res2").output)
+        clips = random_clips(1, (4, 32, 32, 3))
+        changed = clips.copy()
+        changed[0, 1] += 1.0
+        difference = np.abs(res2.predict(changed, verbose=0) - res2.predict(clips, verbose=0))
+        return difference.reshape(4, -1).max(axis=1), model
+
+    per_frame, model = res2_response(("res2",))
+    assert per_frame[1] > 0 and per_frame[[0, 2, 3]].max() == 0
+    shifts = [layer.name for layer in model.layers if isinstance(layer, TemporalShift)]
+    assert len(shifts) == 6 and not any(name.startswith("res2") for name in shifts)
+    shifted, _ = res2_response(())
+    assert shifted[[0, 2]].min() > 0
+    with pytest.raises(ValueError, match="unshifted takes stage names"):
+        zoo.TSM_R18(unshifted=("stem",))

@@ -48,13 +48,13 @@ def _frame_conv_bn(x, filters, size, stride, name, activation="relu"):
                    activation=activation)
 
 
-def _tsm_block(x, planes, stride, bottleneck, shift_div, name):
+def _tsm_block(x, planes, stride, bottleneck, shift_div, name, shift=True):
     expansion = 4 if bottleneck else 1
     shortcut = x
     if stride != 1 or x.shape[-1] != planes * expansion:
         shortcut = _frame_conv_bn(x, planes * expansion, 1, stride, f"{name}_shortcut",
                                   activation=None)
-    y = TemporalShift(shift_div, name=f"{name}_shift")(x)
+    y = TemporalShift(shift_div, name=f"{name}_shift")(x) if shift else x
     if bottleneck:
         y = _frame_conv_bn(y, planes, 1, 1, f"{name}_a")
         y = _frame_conv_bn(y, planes, 3, stride, f"{name}_b")
@@ -70,8 +70,8 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
                input_tensor=None, pooling: Optional[str] = None, classes: int = 400,
                classifier_activation: Optional[str] = "softmax", shift_div: int = 8,
                temporal_clustering=None, frame_mask: bool = False, dropout: float = 0.5,
-               recompute: Sequence[str] = (), default_shape: tuple = DEFAULT_INPUT,
-               name: str = "tsm_resnet") -> keras.Model:
+               recompute: Sequence[str] = (), unshifted: Sequence[str] = (),
+               default_shape: tuple = DEFAULT_INPUT, name: str = "tsm_resnet") -> keras.Model:
     """TSM on a torchvision ResNet.
 
     Args:
@@ -87,6 +87,8 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
         their activations in the backward pass instead of keeping them
         (gradient checkpointing, one segment per block): for full-video
         training, where the stages before clustering see every frame.
+      unshifted: stages ("res2", ...) whose blocks do not shift: the full-video
+        paper's released code leaves res2, before the clustering, unshifted.
       default_shape: (T, H, W, C) when no input shape or tensor is given.
       The other arguments are keras.applications'.
     """
@@ -99,11 +101,8 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
     if frame_mask:
         stages.mask = layers.Input(shape=(inputs.shape[1],), name="mask")
         model_inputs = [inputs, stages.mask]
-    recompute = (recompute,) if isinstance(recompute, str) else tuple(recompute)
-    unknown = set(recompute) - set(STAGES)
-    if unknown:
-        raise ValueError(f"{name}: recompute takes stage names {list(STAGES)}; got "
-                         f"{sorted(unknown)}.")
+    recompute = _stage_names(name, "recompute", recompute, STAGES)
+    unshifted = _stage_names(name, "unshifted", unshifted, STAGES[1:])
 
     def segment(build, y, segment_name, stage):
         return recomputed(build, y, segment_name) if stage in recompute else build(y)
@@ -113,9 +112,11 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
         return max_pool_torch(y, (1, 3, 3), (1, 2, 2), "stem_pool")
 
     def block(y, index, b, block_name, *_):
+        stage = STAGES[index + 1]
         return segment(lambda z: _tsm_block(z, WIDTHS[index], resnet_stride(index, b),
-                                             bottleneck, shift_div, block_name),
-                       y, block_name, STAGES[index + 1])
+                                             bottleneck, shift_div, block_name,
+                                             shift=stage not in unshifted),
+                       y, block_name, stage)
 
     x = stages.end(segment(stem, inputs, "stem_segment", "stem"), "stem")
     # Temporal clustering keeps every cluster real: no frame mask downstream.
@@ -124,6 +125,16 @@ def tsm_resnet(*, depths: Sequence[int], bottleneck: bool, include_top: bool = T
                         pooling=pooling, weights=weights,
                         classifier_activation=classifier_activation,
                         top=linear_classifier(dropout, classes))
+
+
+def _stage_names(name, argument, value, allowed):
+    """`value` (a stage name or a sequence of them) as a tuple, checked."""
+    names = (value,) if isinstance(value, str) else tuple(value)
+    unknown = set(names) - set(allowed)
+    if unknown:
+        raise ValueError(f"{name}: {argument} takes stage names {list(allowed)}; got "
+                         f"{sorted(unknown)}.")
+    return names
 
 
 REFERENCE = "temporal-shift-module `TSN(is_shift=True, shift_place='blockres', shift_div=8)`"
