@@ -206,7 +206,7 @@ def report(results, figures):
         tables.append(f"**{backbone.title}** (clips of {backbone.clip_frames} at stride "
                       f"{STRIDE}; res3 gives {entry['split_frames']['clip']} frames from a "
                       f"clip, {entry['split_frames']['video']} from the whole video). The backbone's "
-                      f"top-1 at the study's usual {results.get('eval_clips', 3)} clips: "
+                      f"top-1 over the study's usual {results.get('eval_clips', 3)} clip(s) per video: "
                       f"{format_mean_sd(entry['backbone'])}.\n\n"
                       + markdown_table(["inference", "params:", "video top-1 (mean ± sd, "
                                         "seeds):", "GFLOPs/video:", "GFLOPs vs 30 views:",
