@@ -85,6 +85,7 @@ def lr_drop_epochs(text):
 
 
 def lr_drop_problems(text, epochs, warmup_epochs):
+    """What is wrong with `lr_drops` for a run of `epochs` (TrainConfig.check)."""
     try:
         drops = lr_drop_epochs(text)
     except ValueError:

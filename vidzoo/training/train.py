@@ -44,8 +44,7 @@ from vidzoo.zoo.flops import count_flops
 # Fields that must match for a rerun to resume an existing run directory.
 RESUME_KEYS = ("model", "model_options", "frames", "stride", "crop_size", "batch_size",
                "steps_per_epoch", "lr", "warmup_epochs", "lr_drops", "weight_decay",
-               "label_smoothing",
-               "mixed_precision", "flip")
+               "label_smoothing", "mixed_precision", "flip")
 
 
 def setting(default, help, **metadata):
