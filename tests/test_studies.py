@@ -1,0 +1,40 @@
+"""The reproduction studies' protocol logic (benchmarks/studies): what each
+paper's protocol fixes, checked without training."""
+
+import numpy as np
+
+from benchmarks.studies import atfr, clustering, sfc
+
+
+def test_sfc_matched_tau_hands_the_tail_its_training_frames():
+    for backbone in sfc.BACKBONES:
+        clip = sfc.split_frames(backbone, backbone.clip_frames, 56)
+        video = sfc.split_frames(backbone, sfc.SFC_FRAMES, 56)
+        assert video // sfc.TAUS[backbone.matched_tau] == clip, backbone.name
+        assert backbone.matched_tau in backbone.taus
+    frames = {b.name: sfc.split_frames(b, sfc.SFC_FRAMES, 56) for b in sfc.BACKBONES}
+    assert frames == {"resnet3d_18": 8, "slow_r50": 32}  # slow_r50's head is per-frame
+    assert sfc.SFC_TRAINING["lr_drops"] == "8,12" and sfc.SFC_TRAINING["warmup_epochs"] == 0
+
+
+def test_atfr_difference_and_its_standard_error():
+    baseline = {"repeats": [{"video_top1": v} for v in (1.0, 0.99, 0.995)]}
+    sgs = {"repeats": [{"video_top1": v} for v in (0.68, 0.335, 1.0)]}
+    delta, error = atfr.difference(sgs, baseline)
+    expected = np.sqrt(np.var([1.0, 0.99, 0.995], ddof=1) / 3
+                       + np.var([0.68, 0.335, 1.0], ddof=1) / 3)
+    np.testing.assert_allclose([delta, error], [np.mean([0.68, 0.335, 1.0]) - 0.995, expected])
+    assert atfr.verdict(sgs, baseline).endswith("within noise")
+    worse = {"repeats": [{"video_top1": v} for v in (0.5, 0.52, 0.51)]}
+    assert atfr.verdict(worse, baseline).endswith("beyond noise")
+
+
+def test_clustering_rows_merge_only_when_asked_and_leave_res2_unshifted():
+    rows = {row.key: row for row in clustering.ROWS}
+    assert rows["tsm_r18_8f"].model_options() == {}
+    slope = rows["tsm_r18_slope16"]
+    assert slope.model_options() == {
+        "unshifted": ("res2",), "temporal_clustering": {"num_clusters": 16, "method": "slope"}}
+    assert slope.model_options(merging=False) == {"unshifted": ("res2",)}
+    shifted = rows["tsm_r18_cumulative8_shifted"].model_options()
+    assert "unshifted" not in shifted and shifted["temporal_clustering"]["num_clusters"] == 8
