@@ -38,3 +38,14 @@ def test_clustering_rows_merge_only_when_asked_and_leave_res2_unshifted():
     assert slope.model_options(merging=False) == {"unshifted": ("res2",)}
     shifted = rows["tsm_r18_cumulative8_shifted"].model_options()
     assert "unshifted" not in shifted and shifted["temporal_clustering"]["num_clusters"] == 8
+
+
+def test_datasets_of_other_sizes_get_their_own_folder(tmp_path):
+    from benchmarks.studies import common
+
+    default = common.Bench(str(tmp_path))
+    small = common.Bench(str(tmp_path), common.Settings(train_per_class=1, val_per_class=1))
+    import os
+
+    folder = os.path.dirname(small.data(8)["train"])
+    assert folder == small.path("data8_train1_val1") != default.path("data8")

@@ -59,6 +59,11 @@ class Bench:
         (`difficulty`: a preset of `vidzoo.tf_data.synthetic.DIFFICULTIES`)."""
         s = self.settings
         folder = f"data{video_frames}" + ("" if difficulty == "easy" else f"_{difficulty}")
+        defaults = Settings()
+        if (s.train_per_class, s.val_per_class) != (defaults.train_per_class,
+                                                     defaults.val_per_class):
+            # Other counts get their own folder: make_dataset would rewrite a shared one.
+            folder += f"_train{s.train_per_class}_val{s.val_per_class}"
         return make_dataset(self.path(folder), s.train_per_class, s.val_per_class,
                             frames=video_frames, size=64, seed=s.seed, difficulty=difficulty)
 
