@@ -17,9 +17,10 @@ usual schedule:
   time (1x1 temporal kernels up to res3), as the paper's Slow-only I3D-50:
   res3 gives 32 frames, so tau = 4 matches its 8.
 Table 3's taus (4/3, 2, 4) are trained on the 3D ResNet-18; the Slow-only
-R50, about 4x its cost per SFC run (about 24 min for the paper's 15 epochs
-here), gets its matched tau only, as Table 2 gives each backbone one tau. Each backbone is trained with settings.seeds seeds, and SFC
-seed i trains in backbone seed i, so dense and SFC figures pair by seed.
+R50, 3-4x its cost per SFC run (an estimated 20-30 min for the paper's 15
+epochs here), gets its matched tau only, as Table 2 gives each backbone one
+tau. Each backbone is trained with settings.seeds seeds, and SFC seed i
+trains in backbone seed i, so dense and SFC figures pair by seed.
 Speed and memory are measured on the seed-0 runs.
 """
 
