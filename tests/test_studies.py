@@ -7,12 +7,12 @@ from benchmarks.studies import atfr, clustering, sfc
 
 
 def test_sfc_matched_tau_hands_the_tail_its_training_frames():
+    frames = {}
     for backbone in sfc.BACKBONES:
-        clip = sfc.split_frames(backbone, backbone.clip_frames, 56)
-        video = sfc.split_frames(backbone, sfc.SFC_FRAMES, 56)
-        assert video // sfc.TAUS[backbone.matched_tau] == clip, backbone.name
+        split = sfc._split_frames(backbone, 56)
+        assert split["video"] // sfc.TAUS[backbone.matched_tau] == split["clip"], backbone.name
         assert backbone.matched_tau in backbone.taus
-    frames = {b.name: sfc.split_frames(b, sfc.SFC_FRAMES, 56) for b in sfc.BACKBONES}
+        frames[backbone.name] = split["video"]
     assert frames == {"resnet3d_18": 8, "slow_r50": 32}  # slow_r50's head is per-frame
     assert sfc.SFC_TRAINING["lr_drops"] == "8,12" and sfc.SFC_TRAINING["warmup_epochs"] == 0
 

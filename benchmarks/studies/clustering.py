@@ -68,11 +68,10 @@ def _prefix(difficulty):
     return "" if difficulty == "easy" else f"{difficulty}_"
 
 
-def _pretrained(bench, repeat):
+def _pretrained(bench, easy_data, repeat):
     """TSM-R18 trained from scratch on 8 frames of the easy training videos."""
-    data = bench.data(VIDEO_FRAMES)
     key = repeat_key("tsm_r18_pretrained", repeat)
-    bench.train_and_evaluate(key, "tsm_r18", data, frames=PRETRAIN_FRAMES,
+    bench.train_and_evaluate(key, "tsm_r18", easy_data, frames=PRETRAIN_FRAMES,
                              stride=VIDEO_FRAMES // PRETRAIN_FRAMES, eval_clips=1,
                              eval_crops=1, repeat=repeat)
     return bench.model_path(key)
@@ -86,11 +85,11 @@ def _finetune(bench, data, key, row, frames, epochs, init_from, repeat, merging=
         model_options=row.model_options(merging))
 
 
-def _train_row(bench, data, row, prefix, repeat):
+def _train_row(bench, data, easy_data, row, prefix, repeat):
     """A row's fine-tuning (two phases for clustering); its result, with the
     no-merging validation for clustering rows."""
     s = bench.settings
-    pretrained = _pretrained(bench, repeat)
+    pretrained = _pretrained(bench, easy_data, repeat)
     key = repeat_key(prefix + row.key, repeat)
     if not row.clustering:
         return _finetune(bench, data, key, row, row.frames, s.finetune_epochs, pretrained,
@@ -126,7 +125,9 @@ def run(bench, difficulty="easy"):
     start with the difficulty (training memory does not depend on the data)."""
     data = bench.data(VIDEO_FRAMES, difficulty)
     prefix = _prefix(difficulty)
-    runs = {row.key: (lambda r, row=row: _train_row(bench, data, row, prefix, r)) for row in ROWS}
+    easy_data = bench.data(VIDEO_FRAMES)
+    runs = {row.key: (lambda r, row=row: _train_row(bench, data, easy_data, row, prefix, r))
+            for row in ROWS}
     results = over_seeds(bench, runs, ("video_top1", "unmerged_video_top1"))
     for row in ROWS:
         spec = {"model": "tsm_r18", "options": row.model_options(), "train": True,

@@ -79,12 +79,18 @@ def _videos_per_second(model, views, frames, crop):
     return 1.0 / time_calls(lambda: model.predict_on_batch(batch), repeats=5)
 
 
-def split_frames(backbone, frames, crop):
-    """Frames at the split (res3's output) for a `frames`-frame input."""
+def head_time_stride(backbone, crop):
+    """How many input frames make one frame at the split (res3's output)."""
     from vidzoo import zoo
 
+    frames = backbone.clip_frames
     model = zoo.get_model(backbone.name, input_shape=(frames, crop, crop, 3), classes=4)
-    return model.get_layer(SPLIT).output.shape[1]
+    return frames // model.get_layer(SPLIT).output.shape[1]
+
+
+def _split_frames(backbone, crop):
+    stride = head_time_stride(backbone, crop)
+    return {"clip": backbone.clip_frames // stride, "video": SFC_FRAMES // stride}
 
 
 def _backbone_key(backbone):
@@ -174,9 +180,7 @@ def run(bench):
             bench, data, b, r)}, ("video_top1",))
         entry = {"backbone": trained["backbone"],
                  "dense": _dense_over_seeds(bench, data, backbone),
-                 "split_frames": {"clip": split_frames(backbone, backbone.clip_frames,
-                                                       s.crop_size),
-                                  "video": split_frames(backbone, SFC_FRAMES, s.crop_size)}}
+                 "split_frames": _split_frames(backbone, s.crop_size)}
         sfc = over_seeds(bench, {label: lambda r, b=backbone, label=label: _train_sfc(
             bench, data, b, label, r) for label in backbone.taus}, ("video_top1",))
         for label in backbone.taus:
@@ -218,7 +222,8 @@ def report(results, figures):
                  + _cost_cells(row, dense) for name, row in _rows(entry, backbone)]
         tables.append(f"**{backbone.title}** (clips of {backbone.clip_frames} at stride "
                       f"{STRIDE}; res3 gives {entry['split_frames']['clip']} frames from a "
-                      f"clip, {entry['split_frames']['video']} from the whole video). The backbone's "
+                      f"clip, {entry['split_frames']['video']} from the whole video). "
+                      "The backbone's "
                       f"top-1 over the study's usual {results.get('eval_clips', 3)} clip(s) per video: "
                       f"{format_mean_sd(entry['backbone'])}.\n\n"
                       + markdown_table(["inference", "params:", "video top-1 (mean ± sd, "
