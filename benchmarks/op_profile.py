@@ -90,9 +90,9 @@ def _tf_graph(model, shape, mode):
         with tf.GradientTape() as tape:
             tape.watch(trainable)
             logits, _ = model.stateless_call(trainable, others, clip, training=True)
-            loss = keras.losses.categorical_crossentropy(tf.one_hot([0], logits.shape[-1]),
-                                                         logits)
-        return tape.gradient(tf.reduce_mean(loss), trainable)
+            loss = tf.reduce_mean(keras.losses.categorical_crossentropy(
+                tf.one_hot([0], logits.shape[-1]), logits))
+        return tape.gradient(loss, trainable)
 
     specs = [tf.TensorSpec((1,) + shape, "float32"),
              [tf.TensorSpec(v.shape, v.dtype) for v in trainable],

@@ -19,7 +19,7 @@ def test_demo_trains_evaluates_plots_and_exports(tmp_path):
     assert baseline["batch1_ms"] > 0 and atfr["batch1_ms"] > 0
     # The ATFR model is fine-tuned from the baseline at its own learning rate.
     atfr_config = json.loads((tmp_path / "runs" / "x3d_xs_atfr" / "config.json").read_text())
-    assert atfr_config["init_from"].endswith("x3d_xs") and atfr_config["lr"] == 0.001
+    assert atfr_config["init_from"].endswith("x3d_xs") and atfr_config["lr"] == 0.0003
     assert (tmp_path / "accuracy_vs_gflops.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "export" / "x3d_xs_atfr" / "saved_model.pb").exists()
     assert list((tmp_path / "runs" / "x3d_xs_atfr" / "logs" / "adaptive").glob("events.*"))

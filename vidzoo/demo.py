@@ -127,7 +127,7 @@ def side_by_side_latency(run_dirs, clips, rounds=5):
 
 def run_demo(workdir, model="sgs_resnet3d_18", epochs=15, finetune_epochs=12, frames=16,
              crop_size=56, train_per_class=24, val_per_class=6, num_clips=3, num_crops=3,
-             batch_size=8, lr=0.01, finetune_lr=0.001, latency_rounds=5, seed=0, verbose=2):
+             batch_size=8, lr=0.003, finetune_lr=0.0003, latency_rounds=5, seed=0, verbose=2):
     """Run the demo in `workdir`; returns {"rows": [...], "table": str, ...}."""
     settings = {name: value for name, value in locals().items() if name != "workdir"}
     start = time.perf_counter()
