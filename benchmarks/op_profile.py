@@ -4,20 +4,20 @@ grouped into the same categories. Writes a section of docs/benchmarks.md.
     python -m benchmarks.op_profile --models x3d_xs:forward slow_r50:train
 
 Issue 22 asks, where vidzoo is slower than the reference, which op holds it
-back and by how much. Each (framework, model, mode) runs in a fresh process:
-- vidzoo: the model's forward pass (`training=False`) or its forward and
-  backward pass (`training=True`, gradients of the cross-entropy for every
-  trainable weight) as one TensorFlow graph, the weights fed as inputs (as
-  variables are read at run time, so nothing is constant-folded), run by a
-  `tf.compat.v1.Session` with full tracing: each node's time and op type.
-- pytorchvideo: the same under `torch.profiler`, each op's self time; a
+back and by how much. Each (framework, model, mode) runs in a fresh process and
+profiles exactly what `benchmarks/pytorchvideo_speed.py` times:
+- vidzoo: `predict_on_batch` (forward) or `train_on_batch` with SGD (train)
+  under TensorFlow's profiler; each op event of its compute threads is named
+  'node:OpType', and its duration counts for that op type.
+- pytorchvideo: `eval()` under `inference_mode`, or forward, cross-entropy,
+  backward and an SGD step, under `torch.profiler`: each op's self time; a
   convolution is channelwise when its weight has one input channel.
-The training step leaves out the optimizer's update in both.
 
-TensorFlow runs independent ops side by side, so its op times add up to more
-than the step's wall time; each category's milliseconds are its share of the
-summed op time times the untraced wall time (median of `--repeats` calls).
-PyTorch runs ops one after another, so its self times add up to the wall time.
+TensorFlow runs independent ops side by side and its profile leaves out the
+Python and dispatch time around them, so op times do not add up to the wall
+time; each category's milliseconds are its share of the summed op time times
+the untraced wall time (median of `--repeats` calls). PyTorch's self times,
+Python overhead included, are scaled the same way.
 """
 
 import argparse
@@ -74,76 +74,67 @@ def _tf_op_category(op_type):
     return category(op_type, is_conv="conv" in lowered)
 
 
-def _tf_graph(model, shape, mode):
-    """A concrete function of (clip, trainable weights, other weights) -> the
-    logits (forward) or every trainable weight's gradient (train)."""
-    import keras
-    import tensorflow as tf
+def _xplane_op_times(logdir, calls):
+    """{op type: microseconds per call} from the profile TensorFlow wrote to
+    `logdir`: the op events of its compute threads, named 'node:OpType'."""
+    import glob
 
-    trainable = [v.value for v in model.trainable_variables]
-    others = [v.value for v in model.non_trainable_variables]
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    def forward(clip, trainable, others):
-        return model.stateless_call(trainable, others, clip, training=False)[0]
-
-    def train(clip, trainable, others):
-        with tf.GradientTape() as tape:
-            tape.watch(trainable)
-            logits, _ = model.stateless_call(trainable, others, clip, training=True)
-            loss = tf.reduce_mean(keras.losses.categorical_crossentropy(
-                tf.one_hot([0], logits.shape[-1]), logits))
-        return tape.gradient(loss, trainable)
-
-    specs = [tf.TensorSpec((1,) + shape, "float32"),
-             [tf.TensorSpec(v.shape, v.dtype) for v in trainable],
-             [tf.TensorSpec(v.shape, v.dtype) for v in others]]
-    function = tf.function(forward if mode == "forward" else train)
-    return function.get_concrete_function(*specs), trainable + others
+    op_times = {}
+    for path in glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")):
+        space = xplane_pb2.XSpace()
+        with open(path, "rb") as handle:
+            space.ParseFromString(handle.read())
+        for plane in space.planes:
+            for line in plane.lines:
+                if not line.name.startswith("tf_Compute"):
+                    continue
+                for event in line.events:
+                    name = plane.event_metadata[event.metadata_id].name
+                    if ":" not in name:  # executor bookkeeping, not an op
+                        continue
+                    op_type = name.rsplit(":", 1)[1]
+                    op_times[op_type] = op_times.get(op_type, 0.0) + event.duration_ps / 1e6 / calls
+    return op_times
 
 
 def profile_vidzoo(name, mode, repeats):
-    """{"wall_ms", "categories": {category: ms}, "ops": {op type: ms}}."""
+    """{"wall_ms", "categories": {category: ms}, "ops": {op type: ms}} of
+    `predict_on_batch` (forward) or `train_on_batch` (train), as the speed
+    table times them, under TensorFlow's profiler."""
+    import tempfile
+
+    import keras
     import numpy as np
     import tensorflow as tf
 
     from vidzoo import zoo
 
     frames, height, width = REFERENCES[name][1]
-    shape = (frames, height, width, 3)
-    model = zoo.get_model(name, input_shape=shape, classes=400)
-    concrete, weights = _tf_graph(model, shape, mode)
-    graph = tf.Graph()
-    with graph.as_default():
-        outputs = tf.graph_util.import_graph_def(
-            concrete.graph.as_graph_def(), name="",
-            return_elements=[t.name for t in concrete.outputs])
-        inputs = [graph.get_tensor_by_name(t.name) for t in concrete.inputs]
-    clip = np.random.default_rng(0).normal(size=(1,) + shape).astype("float32")
-    feed = dict(zip(inputs, [clip] + [np.asarray(w) for w in weights]))
-    session = tf.compat.v1.Session(graph=graph)
-    wall = _median_ms(lambda: session.run(outputs, feed), repeats)
-    op_times = {}
-    options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
-    for _ in range(repeats):
-        metadata = tf.compat.v1.RunMetadata()
-        session.run(outputs, feed, options=options, run_metadata=metadata)
-        for device in metadata.step_stats.dev_stats:
-            for node in device.node_stats:
-                op_type = _tf_op_type(node)
-                op_times[op_type] = op_times.get(op_type, 0.0) + node.all_end_rel_micros / repeats
+    model = zoo.get_model(name, input_shape=(frames, height, width, 3), classes=400)
+    clip = np.random.default_rng(0).normal(size=(1, frames, height, width, 3)).astype("float32")
+    if mode == "forward":
+        def step():
+            model.predict_on_batch(clip)
+    else:
+        label = keras.utils.to_categorical([0], 400)
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
+
+        def step():
+            model.train_on_batch(clip, label)
+    wall = _median_ms(step, repeats)
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        for _ in range(repeats):
+            step()
+        tf.profiler.experimental.stop()
+        op_times = _xplane_op_times(logdir, repeats)
     categories = {}
     for op_type, micros in op_times.items():
         label = _tf_op_category(op_type)
         categories[label] = categories.get(label, 0.0) + micros
     return _scaled(wall, categories, op_times)
-
-
-def _tf_op_type(node):
-    """The op type of a traced node: 'name = Type(inputs)' in its timeline label."""
-    label = node.timeline_label
-    if " = " in label:
-        return label.split(" = ", 1)[1].split("(", 1)[0].strip()
-    return node.node_name.split("/")[-1].split(":")[0]
 
 
 def _scaled(wall_ms, categories, ops):
@@ -194,9 +185,12 @@ def profile_pytorchvideo(name, mode, repeats):
         with torch.inference_mode():
             model(inputs())
 
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
     def train():
-        model.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         torch.nn.functional.cross_entropy(model(inputs()), label).backward()
+        optimizer.step()
 
     model.train(mode == "train")
     step = forward if mode == "forward" else train
@@ -256,8 +250,8 @@ def report(rows):
             "",
             "For the rows of the table above where vidzoo is slower: each framework's "
             "time split into the same op categories (`benchmarks/op_profile.py`'s docstring "
-            "gives the method). The training step is forward and backward, without the "
-            "optimizer update.", ""]
+            "gives the method): what the table above times, forward and training step with "
+            "its SGD update.", ""]
     body = []
     for row in rows:
         body += [table(row), "", f"Measured {row['date']} on {row['machine']}: "

@@ -53,15 +53,19 @@ def measure_vidzoo(name, repeats):
 
     from vidzoo import zoo
     from vidzoo.zoo.common import reference_param_count
+    from vidzoo.zoo.folding import fold_batch_norm
 
     frames, height, width = REFERENCES[name][1]
     model = zoo.get_model(name, input_shape=(frames, height, width, 3), classes=400)
     clip = np.random.default_rng(0).normal(size=(1, frames, height, width, 3)).astype("float32")
     label = keras.utils.to_categorical([0], 400)
     forward = median_seconds(lambda: model.predict_on_batch(clip), repeats)
+    folded = fold_batch_norm(model)
+    forward_folded = median_seconds(lambda: folded.predict_on_batch(clip), repeats)
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
     step = median_seconds(lambda: model.train_on_batch(clip, label), repeats)
-    return {"forward_s": forward, "step_s": step, "parameters": reference_param_count(model)}
+    return {"forward_s": forward, "forward_folded_s": forward_folded, "step_s": step,
+            "parameters": reference_param_count(model)}
 
 
 def measure_pytorchvideo(name, repeats):
@@ -108,7 +112,8 @@ def compare(name, rounds, repeats):
     row = {"model": name, "input": "x".join(map(str, REFERENCES[name][1]))}
     for framework, results in runs.items():
         row[framework] = {key: statistics.median(result[key] for result in results)
-                          for key in ("forward_s", "step_s")}
+                          for key in ("forward_s", "forward_folded_s", "step_s")
+                          if key in results[0]}
         row[framework]["parameters"] = results[0]["parameters"]
     print(json.dumps(row), flush=True)
     return row
@@ -116,18 +121,28 @@ def compare(name, rounds, repeats):
 
 def table(rows):
     lines = ["| model | input | parameters (vidzoo / pytorchvideo) | forward ms vidzoo | "
-             "forward ms pytorchvideo | forward ratio | train step ms vidzoo | "
+             "forward ms pytorchvideo | forward ratio | forward ms vidzoo, BN folded | "
+             "ratio, BN folded | train step ms vidzoo | "
              "train step ms pytorchvideo | train step ratio |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         ours, theirs = row["vidzoo"], row["pytorchvideo"]
         lines.append(
             f"| {row['model']} | {row['input']} | {ours['parameters']:,} / "
             f"{theirs['parameters']:,} | {1000 * ours['forward_s']:.0f} | "
             f"{1000 * theirs['forward_s']:.0f} | "
-            f"{theirs['forward_s'] / ours['forward_s']:.2f} | {1000 * ours['step_s']:.0f} | "
+            f"{theirs['forward_s'] / ours['forward_s']:.2f} | {_folded(ours, theirs)} | "
+            f"{1000 * ours['step_s']:.0f} | "
             f"{1000 * theirs['step_s']:.0f} | {theirs['step_s'] / ours['step_s']:.2f} |")
     return "\n".join(lines)
+
+
+def _folded(ours, theirs):
+    """The BN-folded forward's two cells ('- | -' for rows measured before it)."""
+    if "forward_folded_s" not in ours:
+        return "- | -"
+    return (f"{1000 * ours['forward_folded_s']:.0f} | "
+            f"{theirs['forward_s'] / ours['forward_folded_s']:.2f}")
 
 
 def report(rows):
@@ -142,7 +157,9 @@ def report(rows):
         "the vidzoo model of the same name at the same input (SlowFast: pytorchvideo gets "
         f"the slow pathway's every {SLOWFAST_ALPHA}th frame and the fast pathway's 32). "
         "Forward: `predict_on_batch` / `eval()` under `inference_mode`; training step: "
-        "forward, cross-entropy, backward and SGD. Each figure is the median over "
+        "forward, cross-entropy, backward and SGD. BN folded: the same vidzoo model after "
+        "`vidzoo.zoo.fold_batch_norm` (every BatchNorm after a conv folded into it, for "
+        "inference; pytorchvideo's forward does not fold). Each figure is the median over "
         "`--rounds` alternating fresh processes of each process's median of `--repeats` "
         "calls. Ratio = pytorchvideo's time / vidzoo's (above 1: vidzoo faster).",
         "",

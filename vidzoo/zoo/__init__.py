@@ -30,6 +30,7 @@ from vidzoo.zoo import (  # noqa: F401
 from vidzoo.zoo.accounting import adaptive_layers, flops_per_clip, with_adaptive_outputs
 from vidzoo.zoo.adaptive import insert_sfc, split_model
 from vidzoo.zoo.common import reference_param_count
+from vidzoo.zoo.folding import fold_batch_norm
 from vidzoo.zoo.inception import inception3d
 from vidzoo.zoo.presets import load_preset
 from vidzoo.zoo.registry import constructors, get_model, list_models, variant
@@ -37,7 +38,7 @@ from vidzoo.zoo.registry import constructors, get_model, list_models, variant
 globals().update(constructors())  # R3D_18, X3D_S_ATFR, ...: one per registered model
 
 __all__ = sorted(constructors()) + [
-    "adaptive_layers", "constructors", "flops_per_clip", "get_model", "inception3d",
+    "adaptive_layers", "constructors", "flops_per_clip", "fold_batch_norm", "get_model", "inception3d",
     "insert_sfc", "list_models", "load_preset", "reference_param_count", "split_model", "variant",
     "with_adaptive_outputs",
 ]
