@@ -13,7 +13,7 @@ def test_sfc_matched_tau_hands_the_tail_its_training_frames():
         assert split["video"] // sfc.TAUS[backbone.matched_tau] == split["clip"], backbone.name
         assert backbone.matched_tau in backbone.taus
         frames[backbone.name] = split["video"]
-    assert frames == {"resnet3d_18": 8, "slow_r50": 32}  # slow_r50's head is per-frame
+    assert frames == {"resnet3d_18": 8, "tsm_r18": 32}  # the per-frame TSM-R18 keeps every frame
     assert sfc.SFC_TRAINING["lr_drops"] == "8,12" and sfc.SFC_TRAINING["warmup_epochs"] == 0
 
 
