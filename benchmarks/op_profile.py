@@ -92,7 +92,7 @@ def _xplane_op_times(logdir, calls):
                     continue
                 for event in line.events:
                     name = plane.event_metadata[event.metadata_id].name
-                    if ":" not in name:  # executor bookkeeping, not an op
+                    if ":" not in name or "::" in name:  # executor bookkeeping, not an op
                         continue
                     op_type = name.rsplit(":", 1)[1]
                     op_times[op_type] = op_times.get(op_type, 0.0) + event.duration_ps / 1e6 / calls
