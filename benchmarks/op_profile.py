@@ -24,9 +24,7 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -34,6 +32,7 @@ from benchmarks import machine  # noqa: E402
 from benchmarks.fresh_process import run_json  # noqa: E402
 from benchmarks.pytorchvideo_speed import REFERENCES, SLOWFAST_ALPHA  # noqa: E402
 from benchmarks.sections import write_section  # noqa: E402
+from vidzoo.benchmarking import median_seconds  # noqa: E402
 
 STORE = "docs/data/op_profile.json"
 CATEGORIES = ("dense conv", "channelwise conv", "matmul", "elementwise and batch norm",
@@ -147,13 +146,7 @@ def _scaled(wall_ms, categories, ops):
 
 
 def _median_ms(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * median_seconds(function, repeats)
 
 
 def _torch_is_conv(event):
