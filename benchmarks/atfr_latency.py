@@ -93,8 +93,9 @@ def floor_forward(head, tail, shape, bins):
         lambda clip: tail(head(clip, training=False)[:, :bins], training=False), shape)
 
 
-def measure(name, rounds, repeats):
-    """Rows of one model: per clip type, B', GFLOPs and latency of both."""
+def measure(name, rounds, repeats, folded=False):
+    """Rows of one model: per clip type, B', GFLOPs and latency of both;
+    `folded`: both with their BatchNorms folded (`vidzoo.zoo.fold_batch_norm`)."""
     import tensorflow as tf
 
     from vidzoo.benchmarking import interleaved_median_ms
@@ -104,6 +105,10 @@ def measure(name, rounds, repeats):
 
     shape = registry.variant(name).default_input
     base, atfr = build_pair(name, shape)
+    if folded:
+        from vidzoo.zoo.folding import fold_batch_norm
+
+        base, atfr = fold_batch_norm(base), fold_batch_norm(atfr)
     inputs = {kind: tf.constant(clip) for kind, clip in clips(shape).items()}
     bins = {kind: int(clip_lengths(adaptive_counts(atfr, clip.numpy(), batch_size=1))["sgs"][0])
             for kind, clip in inputs.items()}
@@ -130,8 +135,9 @@ def measure(name, rounds, repeats):
 
 
 def measure_in_subprocess(name, args):
+    folded = ["--folded"] if args.folded else []
     return run_json("benchmarks.atfr_latency", "--one", name, "--rounds", args.rounds,
-                    "--repeats", args.repeats)
+                    "--repeats", args.repeats, *folded)
 
 
 def table(rows):
@@ -173,8 +179,12 @@ def summary(rows):
 
 def report(rows, args, command):
     return "\n".join([
-        "## ATFR latency against GFLOPs (batch 1, CPU)",
+        "## ATFR latency against GFLOPs (batch 1, CPU)"
+        + (", BatchNorm folded" if args.folded else ""),
         "",
+        *(["Both models after `vidzoo.zoo.fold_batch_norm` (every BatchNorm, frame-masked "
+           "ones included, folded into the conv before it), as for inference; the section "
+           "above measures them unfolded.", ""] if args.folded else []),
         "Per model and clip type, `<model>_atfr` against `<model>`: B' (SGS's active bins), "
         "GFLOPs per clip (multiply-adds, docs/zoo.md's convention) and batch-1 latency, "
         "random-initialized, the ATFR model with the baseline's weights. Clips: `static` "
@@ -202,15 +212,18 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="docs/benchmarks.md")
+    parser.add_argument("--folded", action="store_true",
+                        help="fold BatchNorm into the convs of both models first")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure in this process
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.rounds, args.repeats)))
+        print(json.dumps(measure(args.one, args.rounds, args.repeats, args.folded)))
         return
     rows = [row for name in args.models for row in measure_in_subprocess(name, args)]
     command = " ".join(["python -m benchmarks.atfr_latency"] + sys.argv[1:])
     text = report(rows, args, command)
-    write_section(args.out, "atfr_latency", text, title="Benchmarks")
+    section = "atfr_latency_folded" if args.folded else "atfr_latency"
+    write_section(args.out, section, text, title="Benchmarks")
     print(text)
 
 

@@ -95,3 +95,21 @@ def test_a_subclassed_model_is_refused_with_a_clear_error():
 
     with pytest.raises(TypeError, match="functional keras.Model"):
         fold_batch_norm(Plain())
+
+
+def test_an_atfr_model_folds_its_frame_masked_batch_norms_and_keeps_its_predictions():
+    model = zoo.get_model("x3d_xs_atfr", input_shape=(4, 32, 32, 3), classes=5)
+    _random_statistics(model)
+    pairs = foldable_pairs(model)
+    masked = [name for name, _ in pairs.items()
+              if type(model.get_layer(name)).__name__ == "FrameMaskedBatchNormalization"]
+    assert masked and len(pairs) == sum(isinstance(layer, layers.BatchNormalization)
+                                        for layer in model.layers)
+    folded = fold_batch_norm(model)
+    clips = np.random.default_rng(4).normal(size=(3, 4, 32, 32, 3)).astype("float32")
+    clips[1] = clips[1, :1]  # a still clip: fewer bins than the others, so padded frames
+    for batch in (clips, clips[1:2]):
+        np.testing.assert_allclose(folded.predict_on_batch(batch)["predictions"]
+                                   if isinstance(folded.output, dict)
+                                   else folded.predict_on_batch(batch),
+                                   model.predict_on_batch(batch), rtol=1e-4, atol=1e-6)

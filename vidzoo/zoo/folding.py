@@ -14,7 +14,8 @@ a zoo model in Keras itself.
 import keras
 from keras import layers
 
-from vidzoo.layers import DepthwiseConv3D
+from vidzoo.layers import DepthwiseConv3D, FrameMaskedBatchNormalization
+from vidzoo.layers.sgs import _frame_weights, _lone_unpadded_clip
 
 FOLDABLE_CONVS = (layers.Conv3D, layers.Conv2D, DepthwiseConv3D)
 
@@ -31,22 +32,52 @@ class FoldedBatchNorm(layers.Layer):
         return input_shape
 
 
-def _single_inbound_layer(layer):
-    """The one layer whose output `layer` takes, or None."""
+@keras.saving.register_keras_serializable(package="vidzoo")
+class FoldedFrameMaskedBatchNorm(layers.Layer):
+    """Where a `FrameMaskedBatchNormalization` was: its affine map now in the
+    conv before it, what is left is its frame mask (each clip's padded frames
+    come out as zeros, and a lone unpadded clip skips the mask, as before)."""
+
+    def __init__(self, temporal_stride=1, mask_lone_clip=True, **kwargs):
+        super().__init__(**kwargs)
+        self.temporal_stride = int(temporal_stride)
+        self.mask_lone_clip = bool(mask_lone_clip)
+
+    def call(self, inputs, training=None):
+        features, counts = inputs
+        if _lone_unpadded_clip(features, self.mask_lone_clip):
+            return features
+        return features * keras.ops.cast(
+            _frame_weights(counts, features, self.temporal_stride), features.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(temporal_stride=self.temporal_stride, mask_lone_clip=self.mask_lone_clip)
+        return config
+
+
+def _features_layer(layer):
+    """The layer whose output `layer` normalizes (its one input, or a
+    frame-masked BN's features), or None when it is called more than once."""
     nodes = layer._inbound_nodes
-    if len(nodes) != 1 or len(nodes[0].input_tensors) != 1:
+    expected = 2 if isinstance(layer, FrameMaskedBatchNormalization) else 1
+    if len(nodes) != 1 or len(nodes[0].input_tensors) != expected:
         return None
     return nodes[0].input_tensors[0]._keras_history.operation
 
 
 def foldable_pairs(model):
     """{batch norm name: conv layer} for every BatchNormalization (channels
-    last, called once) whose only input is a foldable conv used once."""
+    last, called once; frame-masked ones included) whose features come from a
+    foldable conv used once."""
     pairs = {}
     for layer in model.layers:
         if not isinstance(layer, layers.BatchNormalization):
             continue
-        conv = _single_inbound_layer(layer)
+        conv = _features_layer(layer)
         rank = len(layer._inbound_nodes[0].input_tensors[0].shape) if conv else 0
         if layer.axis not in (-1, rank - 1):  # channels last only
             continue
@@ -85,6 +116,9 @@ def fold_batch_norm(model):
     folded_convs = {conv.name: norm_name for norm_name, conv in pairs.items()}
 
     def clone(layer):
+        if layer.name in pairs and isinstance(layer, FrameMaskedBatchNormalization):
+            return FoldedFrameMaskedBatchNorm(layer.temporal_stride, layer.mask_lone_clip,
+                                              name=layer.name)
         if layer.name in pairs:
             return FoldedBatchNorm(name=layer.name)
         config = layer.get_config()
