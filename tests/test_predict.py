@@ -127,3 +127,14 @@ def test_convert_and_predict_commands(tmp_path, videos):
     assert keras_model.count_params() - sum(  # BN moving statistics are weights in Keras only
         int(np.prod(w.shape)) for layer in keras_model.layers for w in layer.non_trainable_weights
     ) == sum(p.numel() for p in reference.parameters())
+
+
+def test_the_predictor_folds_batch_norm_and_keeps_the_models_outputs(preset):
+    from vidzoo.zoo.folding import FoldedBatchNorm
+
+    predictor = predict.Predictor(preset, num_clips=1, num_crops=1)
+    assert any(isinstance(layer, FoldedBatchNorm) for layer in predictor.model.layers)
+    clips = np.random.default_rng(5).normal(size=(2, 4, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(predictor.model.predict_on_batch(clips),
+                               zoo.load_preset(preset).predict_on_batch(clips),
+                               rtol=1e-4, atol=1e-6)

@@ -28,7 +28,8 @@ class Predictor:
         self.names = presets.class_names(preset)
         self.config = pipeline.ClipConfig(**prep.clip_options(), num_clips=num_clips,
                                           num_crops=num_crops)
-        self.model = accounting.inference_model(zoo.load_preset(preset))
+        # BatchNorm folded into the convs: the same outputs, fewer ops (docs/zoo.md).
+        self.model = accounting.inference_model(zoo.fold_batch_norm(zoo.load_preset(preset)))
         self.adaptive = accounting.is_adaptive(self.model)
 
     def indices(self, first: int, count: int) -> np.ndarray:
