@@ -447,8 +447,27 @@ def _frame_weights(counts, features, temporal_stride):
     return ops.cast(valid, features.dtype)[:, :, None, None, None]
 
 
+class FrameMaskOptions:
+    """What the layers of `[features, counts]` after SGS share: the temporal
+    stride since SGS, `mask_lone_clip`, their config, and their output shape
+    (the features')."""
+
+    def __init__(self, temporal_stride=1, mask_lone_clip=True, **kwargs):
+        super().__init__(**kwargs)
+        self.temporal_stride = int(temporal_stride)
+        self.mask_lone_clip = bool(mask_lone_clip)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(temporal_stride=self.temporal_stride, mask_lone_clip=self.mask_lone_clip)
+        return config
+
+
 @keras.saving.register_keras_serializable(package="vidzoo")
-class FrameMaskedBatchNormalization(layers.BatchNormalization):
+class FrameMaskedBatchNormalization(FrameMaskOptions, layers.BatchNormalization):
     """BatchNormalization of `[features, counts]` downstream of SGS: training
     moments use each clip's first ceil(B' / temporal_stride) frames only, and
     the padded frames come out as zeros. Weights are BatchNormalization's.
@@ -457,11 +476,6 @@ class FrameMaskedBatchNormalization(layers.BatchNormalization):
     clip: SGS that drops empty bins pads a clip only to the length of the
     other clips of its batch, so a lone clip has no padded frames, and batch-1 inference need not
     pay for the mask (docs/benchmarks.md measures what it costs)."""
-
-    def __init__(self, temporal_stride=1, mask_lone_clip=True, **kwargs):
-        super().__init__(**kwargs)
-        self.temporal_stride = int(temporal_stride)
-        self.mask_lone_clip = bool(mask_lone_clip)
 
     def build(self, input_shape):
         super().build(input_shape[0])
@@ -474,14 +488,6 @@ class FrameMaskedBatchNormalization(layers.BatchNormalization):
         weights = _frame_weights(counts, features, self.temporal_stride)
         outputs = super().call(features, training=training, mask=weights[..., 0] > 0)
         return outputs * ops.cast(weights, outputs.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(temporal_stride=self.temporal_stride, mask_lone_clip=self.mask_lone_clip)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="vidzoo")

@@ -15,7 +15,7 @@ import keras
 from keras import layers
 
 from vidzoo.layers import DepthwiseConv3D, FrameMaskedBatchNormalization
-from vidzoo.layers.sgs import _frame_weights, _lone_unpadded_clip
+from vidzoo.layers.sgs import FrameMaskOptions, _frame_weights, _lone_unpadded_clip
 
 FOLDABLE_CONVS = (layers.Conv3D, layers.Conv2D, DepthwiseConv3D)
 
@@ -33,15 +33,10 @@ class FoldedBatchNorm(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vidzoo")
-class FoldedFrameMaskedBatchNorm(layers.Layer):
+class FoldedFrameMaskedBatchNorm(FrameMaskOptions, layers.Layer):
     """Where a `FrameMaskedBatchNormalization` was: its affine map now in the
     conv before it, what is left is its frame mask (each clip's padded frames
     come out as zeros, and a lone unpadded clip skips the mask, as before)."""
-
-    def __init__(self, temporal_stride=1, mask_lone_clip=True, **kwargs):
-        super().__init__(**kwargs)
-        self.temporal_stride = int(temporal_stride)
-        self.mask_lone_clip = bool(mask_lone_clip)
 
     def call(self, inputs, training=None):
         features, counts = inputs
@@ -49,14 +44,6 @@ class FoldedFrameMaskedBatchNorm(layers.Layer):
             return features
         return features * keras.ops.cast(
             _frame_weights(counts, features, self.temporal_stride), features.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(temporal_stride=self.temporal_stride, mask_lone_clip=self.mask_lone_clip)
-        return config
 
 
 def _features_layer(layer):
