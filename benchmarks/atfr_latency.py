@@ -87,6 +87,11 @@ def sgs_stage(model):
     raise ValueError(f"{model.name}: SGS does not follow a stage output.")
 
 
+def inference_function(model, shape):
+    """`model`'s batch-1 inference forward (`batch1_function`)."""
+    return batch1_function(lambda clip: model(clip, training=False), shape)
+
+
 def floor_forward(head, tail, shape, bins):
     """The baseline's head on all frames, its tail on the first `bins` frames."""
     return batch1_function(
@@ -109,8 +114,7 @@ def measure(name, rounds, repeats, folded=False):
     inputs = {kind: tf.constant(clip) for kind, clip in clips(shape).items()}
     bins = {kind: int(clip_lengths(adaptive_counts(atfr, clip.numpy(), batch_size=1))["sgs"][0])
             for kind, clip in inputs.items()}
-    run_base = batch1_function(lambda clip: base(clip, training=False), shape)
-    run_atfr = batch1_function(lambda clip: atfr(clip, training=False), shape)
+    run_base, run_atfr = inference_function(base, shape), inference_function(atfr, shape)
     head, tail = split_model(base, sgs_stage(atfr))
     calls = {"baseline": lambda: run_base(inputs["static"])}
     for kind, clip in inputs.items():
@@ -140,10 +144,8 @@ def _folded_calls(base, atfr, shape, inputs):
     """Interleaved calls of both models with their BatchNorms folded."""
     from vidzoo.zoo.folding import fold_batch_norm
 
-    run_base = batch1_function(lambda clip, m=fold_batch_norm(base): m(clip, training=False),
-                               shape)
-    run_atfr = batch1_function(lambda clip, m=fold_batch_norm(atfr): m(clip, training=False),
-                               shape)
+    run_base = inference_function(fold_batch_norm(base), shape)
+    run_atfr = inference_function(fold_batch_norm(atfr), shape)
     calls = {"baseline folded": lambda: run_base(inputs["static"])}
     for kind, clip in inputs.items():
         calls[f"{kind} folded"] = lambda clip=clip: run_atfr(clip)
