@@ -1,5 +1,6 @@
 """vidzoo.training.train: fit() runs, artifacts, resume after kill -9, schedule, errors."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -245,6 +246,21 @@ def test_rerun_with_other_settings_refuses_to_resume(run, data):
     run_dir, _ = run
     with pytest.raises(ValueError, match="other settings.*frames: 4 -> 8"):
         tiny_run(data, run_dir, frames=8)
+
+
+def test_a_tuple_model_option_resumes_its_own_run(data, tmp_path):
+    # config.json stores the tuple as a list; the rerun must still match it.
+    from vidzoo.training.run_dir import RunDir
+    from vidzoo.training.train import _check_resume
+
+    config = tiny_config(data, tmp_path, model="tsm_r18",
+                         model_options={"unshifted": ("res2", "res3")})
+    run = RunDir(str(tmp_path))
+    run.write_start(dataclasses.asdict(config), ["a", "b"])
+    _check_resume(config, run)
+    other = tiny_config(data, tmp_path, model="tsm_r18", model_options={"unshifted": ("res2",)})
+    with pytest.raises(ValueError, match="other settings.*model_options"):
+        _check_resume(other, run)
 
 
 def test_flip_setting_reaches_the_clips_and_the_run_record(run, data, tmp_path):

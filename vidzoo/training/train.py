@@ -18,6 +18,7 @@ remaining steps.
 
 import contextlib
 import dataclasses
+import json
 import math
 import os
 
@@ -171,8 +172,9 @@ def _check_resume(config, run):
     if saved is None:
         return
     saved = {"flip": True, "lr_drops": "", **saved}  # runs saved before these fields
-    changed = {k: (saved.get(k), getattr(config, k)) for k in RESUME_KEYS
-               if saved.get(k) != getattr(config, k)}
+    # Compared as config.json stores them: a tuple option comes back a list.
+    current = {k: json.loads(json.dumps(getattr(config, k))) for k in RESUME_KEYS}
+    changed = {k: (saved.get(k), current[k]) for k in RESUME_KEYS if saved.get(k) != current[k]}
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
         raise ValueError(f"train: {run.root} holds a run with other settings ({details}); "
