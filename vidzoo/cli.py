@@ -103,9 +103,11 @@ def add_train_flags(parser):
 
 DEMO_HELP = {
     "workdir": "where data, runs and outputs go (default: a fresh temporary directory)",
-    "model": "the baseline, trained from scratch; its _atfr variant is fine-tuned from it",
-    "epochs": "training epochs of the baseline",
-    "finetune_epochs": "fine-tuning epochs of the ATFR model",
+    "model": "the baseline, trained from scratch; and its _atfr variant",
+    "protocol": "how the ATFR model trains: 'scratch' (the paper's: in place from scratch, "
+                "the baseline's schedule) or 'finetune' (from the trained baseline)",
+    "epochs": "training epochs of the baseline (and of the ATFR model from scratch)",
+    "finetune_epochs": "fine-tuning epochs of the ATFR model (protocol 'finetune')",
     "frames": "frames per clip",
     "crop_size": "crop size in pixels",
     "train_per_class": "training videos per class",
@@ -114,7 +116,9 @@ DEMO_HELP = {
     "num_crops": "spatial crops per clip (1 or 3)",
     "batch_size": "batch size",
     "lr": "peak learning rate of the baseline",
-    "finetune_lr": "peak learning rate of the ATFR fine-tuning",
+    "finetune_lr": "peak learning rate of the ATFR fine-tuning (protocol 'finetune')",
+    "similarity_gradient_scale": "scales the gradient that reaches SGS's Delta (the released "
+                                 "code's GRAD_SCALE_VAL; 1.0 is the paper's eq. 8)",
     "latency_rounds": "interleaved rounds of the side-by-side batch-1 latency",
     "seed": "random seed (training is deterministic)",
     "verbose": "fit() verbosity: 0, 1 or 2",
@@ -122,7 +126,7 @@ DEMO_HELP = {
 
 
 def add_demo_flags(parser):
-    from vidzoo.demo import run_demo
+    from vidzoo.demo import PROTOCOLS, run_demo
 
     add_flag(parser, "workdir", None, DEMO_HELP["workdir"], kind=str)
     for name, parameter in inspect.signature(run_demo).parameters.items():
@@ -130,7 +134,7 @@ def add_demo_flags(parser):
             continue
         default = parameter.default
         kind = at_least(1) if type(default) is int and name not in ("seed", "verbose") else None
-        choices = {"num_crops": (1, 3), "verbose": (0, 1, 2)}.get(name)
+        choices = {"num_crops": (1, 3), "verbose": (0, 1, 2), "protocol": PROTOCOLS}.get(name)
         add_flag(parser, name, default, DEMO_HELP[name], kind=kind, choices=choices)
 
 

@@ -5,12 +5,15 @@ application on top of the library (like `vidzoo.cli`), not part of it.
    a glyph moving up/down/left/right, with redundant chunks (black frames,
    still background, distractors), so clips differ in temporal redundancy.
 2. Trains the ATFR authors' 3D ResNet-18 (no temporal downsampling, so SGS
-   after res2 sees all B = T frames) from scratch, then its ATFR variant
-   initialized from it and fine-tuned at a tenth of the learning rate. Both
-   with `train.train` (SGD, cosine schedule, checkpoints, TensorBoard logs),
-   deterministically. The paper trains SGS in place from scratch; on this
-   demo's budget that protocol does not learn,
-   so the demo uses the labelled fine-tuning protocol (docs/atfr_demo_study.md).
+   after res2 sees all B = T frames) and its ATFR variant. `protocol`
+   "scratch" (the default) is the paper's: both from scratch with the same
+   schedule (the released configs' warmup fraction, 34 of 196 epochs), the
+   gradient that reaches SGS's Delta scaled by `similarity_gradient_scale`
+   (the released code's GRAD_SCALE_VAL). "finetune" is a second, labelled
+   protocol: the ATFR model initialized from the trained baseline and
+   fine-tuned at `finetune_lr`. Both with `train.train` (SGD, cosine
+   schedule, checkpoints, TensorBoard logs), deterministically;
+   docs/atfr_demo_study.md has why these settings.
 3. Evaluates both with multi-view testing (`evaluate.evaluate_run`), then
    times their batch-1 forward passes side by side on the same clips
    (interleaved rounds, so machine load hits both alike).
@@ -125,24 +128,44 @@ def side_by_side_latency(run_dirs, clips, rounds=5):
     return [milliseconds[index] / len(clips) for index in range(len(runners))]
 
 
-def run_demo(workdir, model="sgs_resnet3d_18", epochs=15, finetune_epochs=12, frames=16,
-             crop_size=56, train_per_class=24, val_per_class=6, num_clips=3, num_crops=3,
-             batch_size=8, lr=0.003, finetune_lr=0.0003, latency_rounds=5, seed=0, verbose=2):
+PROTOCOLS = ("scratch", "finetune")
+# The released Mini-Kinetics / Kinetics configs warm up 34 of 196 epochs.
+WARMUP_FRACTION = 34 / 196
+
+
+def training_plans(model, protocol, epochs, finetune_epochs, lr, finetune_lr,
+                   similarity_gradient_scale, baseline_dir):
+    """[(run name, TrainConfig settings)] of the baseline and its ATFR variant."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"demo: protocol must be one of {PROTOCOLS}; got {protocol!r}.")
+    baseline = dict(epochs=epochs, lr=lr, warmup_epochs=round(WARMUP_FRACTION * epochs, 2))
+    atfr = dict(baseline, model_options={
+        "sgs": {"similarity_gradient_scale": similarity_gradient_scale}})
+    if protocol == "finetune":
+        atfr.update(epochs=finetune_epochs, lr=finetune_lr, init_from=baseline_dir,
+                    warmup_epochs=1.0)
+    return [(model, baseline), (f"{model}_atfr", atfr)]
+
+
+def run_demo(workdir, model="sgs_resnet3d_18", protocol="scratch", epochs=15,
+             finetune_epochs=12, frames=16, crop_size=56, train_per_class=48, val_per_class=6,
+             num_clips=3, num_crops=3, batch_size=8, lr=0.003, finetune_lr=0.0003,
+             similarity_gradient_scale=0.1, latency_rounds=5, seed=0, verbose=2):
     """Run the demo in `workdir`; returns {"rows": [...], "table": str, ...}."""
     settings = {name: value for name, value in locals().items() if name != "workdir"}
     start = time.perf_counter()
+    baseline_dir = os.path.join(workdir, "runs", model)
+    plans = training_plans(model, protocol, epochs, finetune_epochs, lr, finetune_lr,
+                           similarity_gradient_scale, baseline_dir)
     data = make_dataset(os.path.join(workdir, "data"), train_per_class, val_per_class,
                         frames=32, size=64, seed=seed)
-    baseline_dir = os.path.join(workdir, "runs", model)
-    plans = ((model, epochs, lr, None), (f"{model}_atfr", finetune_epochs, finetune_lr,
-                                         baseline_dir))
     rows, run_dirs = [], []
-    for name, run_epochs, run_lr, init_from in plans:
+    for name, plan in plans:
         run_dir = os.path.join(workdir, "runs", name)
         config = TrainConfig(model=name, train=data["train"], val=data["val"], run_dir=run_dir,
-                             epochs=run_epochs, frames=frames, crop_size=crop_size, lr=run_lr,
-                             batch_size=batch_size, seed=seed, deterministic=True,
-                             verbose=verbose, flip=FLIP_KEEPS_CLASS, init_from=init_from)
+                             frames=frames, crop_size=crop_size, batch_size=batch_size,
+                             seed=seed, deterministic=True, verbose=verbose,
+                             flip=FLIP_KEEPS_CLASS, **plan)
         summary = train(config)
         evaluation = evaluate_run(run_dir, data["val"], num_clips, num_crops, batch_size,
                                   one_clip_per_pass=True)
