@@ -49,3 +49,27 @@ def test_datasets_of_other_sizes_get_their_own_folder(tmp_path):
 
     folder = os.path.dirname(small.data(8)["train"])
     assert folder == small.path("data8_train1_val1") != default.path("data8")
+
+
+def _atfr_row(config, seed_top1):
+    runs = [{"video_top1": top1, "batched_video_top1": top1,
+             "gflops_per_clip": 0.67 if config.options is None else 0.3,
+             "adaptive": {} if config.options is None else {"sgs": {"mean": 7.5 - seed,
+                                                                     "frames_in": 16}}}
+            for seed, top1 in enumerate(seed_top1)]
+    return dict(runs[0], key=config.key, parameters=4_239_748, latency_ms=20.0, repeats=runs)
+
+
+def test_atfr_section_renders_every_configuration_and_the_defaults(tmp_path):
+    # The section is written after hours of training: render it from made-up rows.
+    rows = {config.key: _atfr_row(config, (0.8, 0.85, 0.9)) for config in atfr.CONFIGS}
+    rows["sgs_resnet3d_18_sgs_kronecker"] = _atfr_row(atfr.ABLATIONS[2], (1.0, 0.99, 1.0))
+    for config in atfr.CONFIGS:
+        if config.options is not None:
+            rows[config.key]["adaptive"]["sgs"]["histogram"] = {"7": 3, "8": 5}
+    text = atfr.section({"rows": rows, "warmup_epochs": 2.6, "lr": 0.003}, str(tmp_path))
+    table = [line for line in text.splitlines() if line.startswith("| 3D ResNet-18 |")]
+    assert len(table) == 5  # baseline, SGS, f_s frozen, gradient x 0.1, fine-tuned
+    assert any("gradient to Delta x 0.1" in line for line in table)
+    assert "Beyond noise better than the default: Kronecker kernel (Table 2)." in text
+    assert (tmp_path / "atfr_bins_histogram.png").exists()
