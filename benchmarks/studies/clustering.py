@@ -194,7 +194,9 @@ def protocol_text(results):
         f"{results['phase_one_epochs']} epochs on g sub-sampled frames without merging, then "
         "merging over all 32 frames; their res2 does not shift (the released code), except "
         "the labelled variant. 'Without merging' validates the same weights on all 32 "
-        "frames with no clustering.")
+        "frames with no clustering. Train seconds are wall time and depend on what else "
+        "ran: the 2026-12 runs shared the 2 cores with the ATFR study's training (each "
+        "deterministic training used about one core), so compare them only roughly.")
 
 
 def section(results, figures):
