@@ -62,7 +62,9 @@ def test_help_lists_the_commands_and_each_commands_flags_with_defaults():
     assert "--epochs EPOCHS training epochs (default: 10)" in text
     assert "--workdir" not in text  # demo's flag, not train's
     demo = " ".join(run_cli("demo", "--help").stdout.split())
-    assert "--epochs EPOCHS training epochs of the baseline (default: 15)" in demo
+    assert ("--epochs EPOCHS training epochs of the baseline (and of the ATFR model from "
+            "scratch) (default: 15)") in demo
+    assert "--protocol {scratch,finetune}" in demo
 
 
 def test_train_flags_become_the_train_config():
