@@ -6,7 +6,7 @@ import fractions
 import av
 import numpy as np
 
-from vidzoo.tf_data.decode import BadVideoLog, probe, read_frames
+from vidzoo.tf_data.decode import BadVideoLog, decoded_size, probe, read_frames
 from vidzoo.tf_data.video_io import encode_video
 from tf_data_checks import brightness, numbered_video
 
@@ -172,3 +172,26 @@ def test_probe_is_remembered_per_version_of_a_file(tmp_path):
     assert probe(path)[0] == 6
     numbered_video(path, frames=9)  # rewritten: another size and time
     assert probe(path)[0] == 9
+
+
+def test_decoded_size_cuts_only_the_larger_frames_keeping_the_aspect():
+    assert decoded_size(480, 640, 320) == (320, 427)
+    assert decoded_size(640, 480, 320) == (427, 320)
+    assert decoded_size(240, 320, 320) is None and decoded_size(480, 640, None) is None
+
+
+def test_max_short_side_downscales_in_the_rgb_conversion(tmp_path):
+    import tensorflow as tf
+
+    path = str(tmp_path / "ramp.mp4")
+    ramp = np.linspace(0, 255, 96, dtype=np.float32)
+    video = np.broadcast_to(ramp[None, None, :, None], (4, 64, 96, 3)).astype(np.uint8)
+    encode_video(path, np.ascontiguousarray(video))
+    full, _ = read_frames(path, [1, 2])
+    scaled, error = read_frames(path, [1, 2], max_short_side=32)
+    assert error == "" and full.shape == (2, 64, 96, 3) and scaled.shape == (2, 32, 48, 3)
+    # The same picture TF's resize of the full frames gives, within a few levels.
+    expected = tf.image.resize(full.astype(np.float32), (32, 48)).numpy()
+    assert np.abs(scaled - expected).mean() < 2.0
+    larger, _ = read_frames(path, [1], max_short_side=80)  # never upscaled
+    np.testing.assert_array_equal(larger[0], full[0])

@@ -59,7 +59,8 @@ def test_predict_averages_the_views_and_names_the_classes(preset, videos):
     assert len(indices) == 8 and indices.max() < 50  # 2 clips of 4 frames at stride 2
     from vidzoo.tf_data.decode import read_frames
 
-    frames, _ = read_frames(clip, indices.tolist())
+    frames, _ = read_frames(clip, indices.tolist(),
+                            max_short_side=predictor.config.decode_short_side("eval"))
     views = np.asarray(predict.pipeline._eval_views(frames, predictor.config))
     expected = np.asarray(predictor.model.predict(views, verbose=0)).mean(axis=0)
     best = int(np.argmax(expected))

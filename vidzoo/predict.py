@@ -82,7 +82,8 @@ def predict_video(predictor: Predictor, path: str, top_k: int = 5,
 
 
 def _predict_span(predictor, path, first, count, top_k):
-    frames, error = read_frames(path, predictor.indices(first, count).tolist())
+    frames, error = read_frames(path, predictor.indices(first, count).tolist(),
+                                max_short_side=predictor.config.decode_short_side("eval"))
     if len(frames) == 0:
         return {"error": error or "no decodable frames"}
     expected = len(predictor.indices(first, count))

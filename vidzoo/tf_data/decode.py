@@ -11,7 +11,9 @@
   With `target_fps`, target frame j is source frame floor(j * fps / target_fps)
   (the stream's average rate; variable-rate files are treated at that rate).
   If the file ends early (truncated), missing frames repeat the last decoded
-  one and the shortfall is reported.
+  one and the shortfall is reported. With `max_short_side`, frames whose
+  short side is longer are downscaled to it while converting to RGB
+  (`decoded_size`), so nothing larger than augmentation needs is produced.
 
 Bad files never raise here: both functions return an error string, which
 `BadVideoLog` records once per path; the pipeline drops those elements and
@@ -160,13 +162,25 @@ def _decode_from_keyframe(container, stream, needed, first, last, fps, decoded, 
     return True
 
 
-def read_frames(path, indices, target_fps=None, seek=True, threads=1):
+def decoded_size(height, width, max_short_side):
+    """(height, width) with the short side cut to `max_short_side` and the
+    aspect kept (rounded as `augment.short_side_scale` rounds), or None when
+    the frame is not larger (frames are never upscaled here)."""
+    if not max_short_side or min(height, width) <= max_short_side:
+        return None
+    scale = max_short_side / min(height, width)
+    return (max(round(height * scale), max_short_side), max(round(width * scale), max_short_side))
+
+
+def read_frames(path, indices, target_fps=None, seek=True, threads=1, max_short_side=None):
     """(uint8 frames (len(indices), H, W, 3), error). Empty frames on failure.
 
     With `seek`, a constant-rate file whose first needed frame lies past a
     keyframe is decoded from that keyframe, not from the start; the result is
     the same frames. `threads`: FFmpeg decoding threads per file (0: FFmpeg's
     choice); tf.data already decodes several files in parallel.
+    `max_short_side`: downscale larger frames to this short side in FFmpeg's
+    RGB conversion (bilinear), cheaper than resizing full frames afterwards.
     """
     empty = np.zeros((0, 1, 1, 3), np.uint8)
     indices = np.asarray(indices, dtype=np.int64)
@@ -184,7 +198,9 @@ def read_frames(path, indices, target_fps=None, seek=True, threads=1):
     wanted = _source_indices(indices, fps, target_fps)
     needed = set(int(i) for i in wanted)
     first, last = int(wanted.min()), int(wanted.max())
-    decoded, rgb = {}, RGBConverter()
+    context = stream.codec_context
+    decoded = {}
+    rgb = RGBConverter(decoded_size(context.height, context.width, max_short_side))
     error = ""
     with container:
         try:

@@ -5,8 +5,9 @@
 
 Per element: the file's frame count is probed (PyAV, in parallel); frame
 indices are sampled in TF ops; only those frames are decoded (PyAV through
-`tf.numpy_function`, in parallel); augmentation runs in TF ops; elements are
-batched and prefetched. Unreadable, truncated-to-nothing or non-video files
+`tf.numpy_function`, in parallel), frames larger than the mode's largest
+scale downscaled to it in FFmpeg's RGB conversion (`scale_in_decoder`);
+augmentation runs in TF ops; elements are batched and prefetched. Unreadable, truncated-to-nothing or non-video files
 are dropped, logged once with their path and kept in `bad_videos` (a
 `BadVideoLog`) for a summary, so one bad file never ends an epoch.
 
@@ -62,6 +63,10 @@ class ClipConfig:
       target_fps: resample the video to this rate first (0: as decoded).
       flip: random horizontal flips ("train").
       mean, std: per-channel normalization, on [0, 1] pixels.
+      scale_in_decoder: frames whose short side exceeds the largest scale the
+        mode resizes to (scale_range[1] in "train", eval_scale otherwise) are
+        first downscaled to it by FFmpeg while converting to RGB (bilinear),
+        so TF resizes smaller frames; False: TF resizes the decoded frames.
     """
 
     clip_len: int = 8
@@ -78,6 +83,13 @@ class ClipConfig:
     flip: bool = True
     mean: tuple = augment.KINETICS_MEAN
     std: tuple = augment.KINETICS_STD
+    scale_in_decoder: bool = True
+
+    def decode_short_side(self, mode):
+        """The short side frames are decoded at most at in `mode` (None: as stored)."""
+        if not self.scale_in_decoder:
+            return None
+        return self.scale_range[1] if mode == "train" else self.eval_scale
 
 
 def _probe_fn(log, target_fps):
@@ -91,10 +103,11 @@ def _probe_fn(log, target_fps):
     return run
 
 
-def _decode_fn(log, target_fps):
+def _decode_fn(log, target_fps, max_short_side):
     def run(path, indices):
         path = path.decode()
-        frames, error = read_frames(path, indices, target_fps or None)
+        frames, error = read_frames(path, indices, target_fps or None,
+                                    max_short_side=max_short_side)
         if error and len(frames) == 0:
             log.record(path, error)
         elif error:
@@ -104,9 +117,9 @@ def _decode_fn(log, target_fps):
     return run
 
 
-def _decode(path, indices, log, target_fps):
-    frames = tf.numpy_function(_decode_fn(log, target_fps), [path, indices], tf.uint8,
-                               stateful=False)
+def _decode(path, indices, log, target_fps, max_short_side=None):
+    frames = tf.numpy_function(_decode_fn(log, target_fps, max_short_side), [path, indices],
+                               tf.uint8, stateful=False)
     frames.set_shape((None, None, None, 3))
     return frames
 
@@ -306,7 +319,7 @@ def video_dataset(manifest, mode: str = "train", batch_size: int = 8,
     def load(path, label, video_id, count, element_seed):
         element_seed = tf.cast(element_seed, tf.int32) if deterministic else None
         indices, mask = clip_indices(count, mode, config, element_seed)
-        frames = _decode(path, indices, log, config.target_fps)
+        frames = _decode(path, indices, log, config.target_fps, config.decode_short_side(mode))
         return make_views(frames, indices, mask, label, video_id, mode, config, element_seed)
 
     data = data.map(load, num_parallel_calls=calls, deterministic=deterministic)

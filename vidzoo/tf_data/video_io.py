@@ -64,13 +64,19 @@ def _encoder_options(codec, keyframe_interval):
 class RGBConverter:
     """Decoded frames to uint8 RGB arrays through one swscale context, reused
     (`VideoFrame.to_ndarray(format="rgb24")` builds one per frame: 14x slower
-    at 128x128, the same pixels). One per file and thread."""
+    at 128x128, the same pixels). One per file and thread.
 
-    def __init__(self):
+    `size` (height, width): also resize, bilinearly, in the same swscale pass
+    (None: the decoded size).
+    """
+
+    def __init__(self, size=None):
         self._reformatter = VideoReformatter()
+        self._size = {} if size is None else {"height": int(size[0]), "width": int(size[1]),
+                                              "interpolation": "BILINEAR"}
 
     def __call__(self, frame):
-        return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+        return self._reformatter.reformat(frame, format="rgb24", **self._size).to_ndarray()
 
 
 def decode_video(path, max_frames=None):
