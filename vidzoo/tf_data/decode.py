@@ -180,7 +180,7 @@ def read_frames(path, indices, target_fps=None, seek=True, threads=1, max_short_
     the same frames. `threads`: FFmpeg decoding threads per file (0: FFmpeg's
     choice); tf.data already decodes several files in parallel.
     `max_short_side`: downscale larger frames to this short side in FFmpeg's
-    RGB conversion (bilinear), cheaper than resizing full frames afterwards.
+    RGB conversion (area averaging), cheaper than resizing full frames after.
     """
     empty = np.zeros((0, 1, 1, 3), np.uint8)
     indices = np.asarray(indices, dtype=np.int64)

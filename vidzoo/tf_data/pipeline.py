@@ -65,8 +65,9 @@ class ClipConfig:
       mean, std: per-channel normalization, on [0, 1] pixels.
       scale_in_decoder: frames whose short side exceeds the largest scale the
         mode resizes to (scale_range[1] in "train", eval_scale otherwise) are
-        first downscaled to it by FFmpeg while converting to RGB (bilinear),
-        so TF resizes smaller frames; False: TF resizes the decoded frames.
+        first downscaled to it by FFmpeg while converting to RGB (area
+        averaging), so TF resizes smaller frames; False: TF resizes the
+        decoded frames (docs/benchmarks.md has both).
     """
 
     clip_len: int = 8

@@ -66,14 +66,15 @@ class RGBConverter:
     (`VideoFrame.to_ndarray(format="rgb24")` builds one per frame: 14x slower
     at 128x128, the same pixels). One per file and thread.
 
-    `size` (height, width): also resize, bilinearly, in the same swscale pass
-    (None: the decoded size).
+    `size` (height, width): also downscale, by area averaging, in the same
+    swscale pass (None: the decoded size). Area averaging (antialiased) cost
+    0.65x swscale's bilinear filter per frame at 480 -> 320 px.
     """
 
     def __init__(self, size=None):
         self._reformatter = VideoReformatter()
         self._size = {} if size is None else {"height": int(size[0]), "width": int(size[1]),
-                                              "interpolation": "BILINEAR"}
+                                              "interpolation": "AREA"}
 
     def __call__(self, frame):
         return self._reformatter.reformat(frame, format="rgb24", **self._size).to_ndarray()
