@@ -42,13 +42,12 @@ from typing import Optional
 import numpy as np
 
 from benchmarks.studies import common
+from vidzoo.demo import WARMUP_FRACTION  # the released configs' 34 of 196 epochs
 from benchmarks.studies.common import (markdown_table, merged, over_seeds, pyplot, repeat_key,
                                        repeat_values as values)
 
 TITLE = '1. ATFR: Similarity Guided Sampling (seed 000)'
 
-# The released Mini-Kinetics / Kinetics configs warm up 34 of 196 epochs.
-WARMUP_FRACTION = 34 / 196
 LEARNING_RATE = 0.003  # chosen on the baseline (module docstring)
 FINETUNE_LR_FACTOR = 0.1
 # A difference of two means is called real beyond this many standard errors.
