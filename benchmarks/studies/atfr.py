@@ -42,9 +42,9 @@ from typing import Optional
 import numpy as np
 
 from benchmarks.studies import common
-from vidzoo.demo import WARMUP_FRACTION  # the released configs' 34 of 196 epochs
 from benchmarks.studies.common import (markdown_table, merged, over_seeds, pyplot, repeat_key,
                                        repeat_values as values)
+from vidzoo.demo import WARMUP_FRACTION  # the released configs' 34 of 196 epochs
 
 TITLE = '1. ATFR: Similarity Guided Sampling (seed 000)'
 
