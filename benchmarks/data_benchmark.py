@@ -101,7 +101,7 @@ def measure(data, pattern, config, repeats, size):
     return rows
 
 
-def decoder_scaling(root, args, config, repeats):
+def decoder_scaling(root, args, config):
     """[(source, clips/s)] of tf.data from larger mp4 files (`args.large_size`
     square), TF resizing the decoded frames against FFmpeg downscaling them to
     the largest training scale while converting to RGB; 2 parallel calls."""
@@ -115,7 +115,7 @@ def decoder_scaling(root, args, config, repeats):
         clip_config = dataclasses.replace(config, scale_in_decoder=in_decoder)
         dataset = video_dataset(data, "train", BATCH, clip_config, seed=0, parallel_calls=2)
         rows.append((f"tf.data from mp4 at {args.large_size}x{args.large_size}, {how}",
-                     best_rate(lambda: clips_in(dataset), repeats)))
+                     best_rate(lambda: clips_in(dataset), args.repeats)))
     return rows, len(data)
 
 
@@ -208,7 +208,7 @@ def main():
     config = ClipConfig(clip_len=16, stride=2)  # crop 224 after a 256-320 short side
     records.write_records(data, os.path.join(root, "rec", "train"), 4, progress=False)
     rows = measure(data, os.path.join(root, "rec", "train-*"), config, args.repeats, args.size)
-    large = decoder_scaling(root, args, config, args.repeats) if args.large_size else None
+    large = decoder_scaling(root, args, config) if args.large_size else None
     text = section(rows, args, config, len(data), large)
     write_section(args.out, "input_pipeline", text, title="Benchmarks")
     print(text)

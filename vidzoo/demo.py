@@ -142,8 +142,8 @@ def training_plans(model, protocol, epochs, finetune_epochs, lr, finetune_lr,
     atfr = dict(baseline, model_options={
         "sgs": {"similarity_gradient_scale": similarity_gradient_scale}})
     if protocol == "finetune":
-        atfr.update(epochs=finetune_epochs, lr=finetune_lr, init_from=baseline_dir,
-                    warmup_epochs=1.0)
+        atfr.update(epochs=finetune_epochs, lr=finetune_lr, init_from=baseline_dir)
+        del atfr["warmup_epochs"]  # TrainConfig's default warmup, as the fine-tuning had
     return [(model, baseline), (f"{model}_atfr", atfr)]
 
 

@@ -13,6 +13,7 @@ re-measured on MTNet itself.
 from benchmarks.studies import atfr, common
 from benchmarks.studies.common import (format_mean_sd, markdown_table, mean_and_sd, over_seeds,
                                        pyplot, repeat_key, save_plot)
+from vidzoo.tf_data.synthetic import CLASSES
 
 TITLE = '5. MTConv: channel ratio r (seed 003, Table VI a)'
 
@@ -103,7 +104,7 @@ def section(results, figures):
         "-66% GFLOPs / -37% parameters at r = 0.5, with the best accuracy at 0.75-0.875. "
         "Cost ratios are architecture arithmetic and are compared directly; accuracies "
         f"here are {runs} from scratch, {EPOCHS} epochs at lr {atfr.LEARNING_RATE} on "
-        f"{4 * common.Settings().train_per_class} videos. MTNet-S here is 45-58M "
+        f"{len(CLASSES) * common.Settings().train_per_class} videos. MTNet-S here is 45-58M "
         "parameters (X3D-S's skeleton with full 3x3x3 MTConvs) and trains slowly on CPU.",
         _mtconv_latency(results),
     ]

@@ -7,9 +7,10 @@ Per element: the file's frame count is probed (PyAV, in parallel); frame
 indices are sampled in TF ops; only those frames are decoded (PyAV through
 `tf.numpy_function`, in parallel), frames larger than the mode's largest
 scale downscaled to it in FFmpeg's RGB conversion (`scale_in_decoder`);
-augmentation runs in TF ops; elements are batched and prefetched. Unreadable, truncated-to-nothing or non-video files
-are dropped, logged once with their path and kept in `bad_videos` (a
-`BadVideoLog`) for a summary, so one bad file never ends an epoch.
+augmentation runs in TF ops; elements are batched and prefetched.
+Unreadable, truncated-to-nothing or non-video files are dropped, logged once
+with their path and kept in `bad_videos` (a `BadVideoLog`) for a summary, so
+one bad file never ends an epoch.
 
 Modes and element structures:
 
