@@ -5,6 +5,7 @@ and write docs/results.md with tables and PNG plots (docs/results/).
     python -m benchmarks.reproduce --workdir W --study atfr --study sfc
     python -m benchmarks.reproduce --workdir W --report_only
     python -m benchmarks.reproduce --workdir W --study atfr --seeds 3
+    python -m benchmarks.reproduce --workdir W --study sfc --defer_timing
 
 Each study trains with `vidzoo.training` and caches every result as JSON in
 `workdir/results/`; training runs resume from checkpoints. Rerunning the same
@@ -14,6 +15,11 @@ Each finished study's results and run record (command, date, machine) are also
 stored next to the page, in docs/results/data/: `--report_only` rewrites the
 page from them in a fresh clone, and a study without results in `workdir`
 keeps the page's stored results (or, without those, its section as it is).
+
+`--defer_timing` trains and evaluates but skips the timed measurements
+(latency, videos/s, the speed study), so several studies can train side by
+side on a small machine; it writes no study results and no page. The same
+command without it then times what is missing, alone on the machine.
 """
 
 import argparse
@@ -38,16 +44,25 @@ def main():
                         help="training runs per configuration (seeds 0, 1, ...; tables add "
                              "the mean and sd of top-1)")
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--defer_timing", action="store_true",
+                        help="train and evaluate only; skip (do not cache) the timed "
+                             "measurements, and write no study results or page")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1; got {args.seeds}")
     settings = common.Settings(seeds=args.seeds)
-    bench = common.Bench(args.workdir, settings, verbose=args.verbose)
+    bench = common.Bench(args.workdir, settings, verbose=args.verbose,
+                         defer_timing=args.defer_timing)
     runs = report.read_json(bench.path("results", report.RUNS_FILE)) or {}
     if not args.report_only:
         for name in args.study or tuple(STUDIES):
             start = time.perf_counter()
             results = STUDIES[name].run(bench)
+            if bench.deferred:
+                print(f"study {name}: trained; {len(bench.deferred)} timed measurements "
+                      "deferred (rerun without --defer_timing, alone)", flush=True)
+                bench.deferred.clear()
+                continue
             report.write_json(bench.path("results", f"study_{name}.json"), results)
             print(f"study {name}: {time.perf_counter() - start:.0f} s", flush=True)
             # The page names the command, date and machine that produced each study.
@@ -55,7 +70,8 @@ def main():
                           "date": datetime.date.today().isoformat(),
                           "machine": common.machine()}
             report.write_json(bench.path("results", report.RUNS_FILE), runs)
-    report.write(bench, args.out, runs)
+    if not args.defer_timing:
+        report.write(bench, args.out, runs)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,41 @@ def test_atfr_section_renders_every_configuration_and_the_defaults(tmp_path):
     assert any("gradient to Delta x 0.1" in line for line in table)
     assert "Beyond noise better than the default: Kronecker kernel (Table 2)." in text
     assert (tmp_path / "atfr_bins_histogram.png").exists()
+
+
+def test_deferred_timing_is_skipped_uncached_and_then_measured(tmp_path):
+    from benchmarks.studies import common
+
+    deferring = common.Bench(str(tmp_path), defer_timing=True)
+    assert deferring.timed("model_latency", lambda: {"latency_ms": 1.0}) == {}
+    assert deferring.deferred == ["model_latency"]
+    assert not (tmp_path / "results" / "model_latency.json").exists()
+    quiet = common.Bench(str(tmp_path))
+    assert quiet.timed("model_latency", lambda: {"latency_ms": 2.0})["latency_ms"] == 2.0
+    # Once measured, a deferring bench reuses the measurement.
+    assert deferring.timed("model_latency", lambda: {"latency_ms": 3.0})["latency_ms"] == 2.0
+    assert deferring.deferred == ["model_latency"]
+
+
+def _sfc_row(top1, gflops, videos_per_second):
+    return {"video_top1": top1, "repeats": [{"video_top1": top1 - 0.01 * seed}
+                                            for seed in range(3)],
+            "gflops_per_video": gflops, "videos_per_second": videos_per_second,
+            "parameters": 33_000_000, "inference_mib_per_video": 40.0}
+
+
+def test_sfc_section_renders_both_backbones(tmp_path):
+    backbones = {}
+    for backbone in sfc.BACKBONES:
+        entry = {"backbone": _sfc_row(0.8, 1.0, 10.0),
+                 "dense": {"30 views (10x3)": _sfc_row(0.9, 30.0, 2.0),
+                           "1 view": _sfc_row(0.8, 1.0, 50.0)},
+                 "split_frames": sfc._split_frames(backbone, 56)}
+        for label in backbone.taus:
+            entry[f"sfc_{label}"] = _sfc_row(0.91, 5.0, 12.0)
+        backbones[backbone.name] = entry
+    text = sfc.section({"sfc_frames": sfc.SFC_FRAMES, "stride": sfc.STRIDE, "eval_clips": 3,
+                        "backbones": backbones}, str(tmp_path))
+    assert "SFC top-1 0.900 ± 0.010 (3) vs 0.890 ± 0.010 (3) for 30 views" in text
+    assert "0.167x the GFLOPs and 6.0x the videos/s of 30 views" in text
+    assert (tmp_path / "sfc_accuracy_vs_gflops.png").exists()

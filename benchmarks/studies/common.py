@@ -4,7 +4,9 @@ Every study trains with `vidzoo.training.train` and evaluates with
 `vidzoo.training.evaluate`, on the embedded synthetic dataset, at a small
 scale. Results are cached as JSON under `workdir/results/`, and training runs
 resume from their checkpoints, so an interrupted reproduction picks up where
-it stopped.
+it stopped. Timed measurements go through `Bench.timed`: with `defer_timing`
+they are skipped, so training can share the cores with other work and the
+timings run later, alone (`reproduce.py --defer_timing`).
 """
 
 import dataclasses
@@ -45,10 +47,12 @@ class Settings:
 class Bench:
     """Datasets, cached training runs and measurements under one `workdir`."""
 
-    def __init__(self, workdir, settings=None, verbose=0):
+    def __init__(self, workdir, settings=None, verbose=0, defer_timing=False):
         self.workdir = os.path.abspath(workdir)
         self.settings = settings or Settings()
         self.verbose = verbose
+        self.defer_timing = defer_timing
+        self.deferred = []  # keys of the timed measurements skipped so far
         os.makedirs(self.path("results"), exist_ok=True)
 
     def path(self, *parts):
@@ -79,6 +83,15 @@ class Bench:
         write_json(path, value)
         print(f"[{time.strftime('%H:%M:%S')}] {key}: {value['seconds']} s", flush=True)
         return value
+
+    def timed(self, key, compute):
+        """`cached(key, compute)` for a measurement that needs a quiet machine
+        (latency, throughput); with `defer_timing`, an uncached one is skipped
+        (recorded in `deferred`) and comes back as {}."""
+        if self.defer_timing and read_json(self.path("results", f"{key}.json")) is None:
+            self.deferred.append(key)
+            return {}
+        return self.cached(key, compute)
 
     def train_and_evaluate(self, key, model, data, *, frames=None, stride=None, epochs=None,
                            eval_clips=None, eval_crops=None, repeat=0, **train_options):
@@ -127,7 +140,7 @@ class Bench:
             return {"latency_ms": 1000.0 / result["clips_per_second"],
                     "latency_clips": result["clips"]}
 
-        return merged(row, self.cached(f"{row['key']}_latency", measure))
+        return merged(row, self.timed(f"{row['key']}_latency", measure))
 
     def saved_run(self, key, data):
         """(model, config dict, validation Source) of the finished run `key`."""

@@ -107,6 +107,9 @@ def section(results, figures):
         f"{len(CLASSES) * common.Settings().train_per_class} videos. MTNet-S here is 45-58M "
         "parameters (X3D-S's skeleton with full 3x3x3 MTConvs) and trains slowly on CPU.",
         _mtconv_latency(results),
+        "- Latency is timed with nothing else running. Train seconds are seed 0's wall time "
+        "and may have shared the 2 cores with another study's training (trained with "
+        "`--defer_timing`, timed afterwards), so compare them only roughly.",
     ]
     return "\n".join(lines)
 

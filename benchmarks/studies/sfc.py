@@ -113,27 +113,25 @@ def _train_backbone(bench, data, backbone, repeat):
 
 
 def _dense(bench, data, backbone, repeat):
-    """The frozen backbone alone, 30 views and 1 view (repeat's run); speed
-    and memory on seed 0."""
+    """Video top-1 and GFLOPs of the frozen backbone alone, 30 views and 1 view
+    (repeat's run)."""
     from vidzoo.training.evaluate import evaluate_run
 
     s = bench.settings
-    key = repeat_key(_backbone_key(backbone), repeat)
-    run_dir = bench.path("runs", key)
+    run_dir = bench.path("runs", repeat_key(_backbone_key(backbone), repeat))
     rows = {}
     for name, (clips, crops) in DENSE_VIEWS.items():
         result = evaluate_run(run_dir, data["val"], clips, crops, s.batch_size,
                               output=os.path.join(run_dir, f"evaluation_{clips}x{crops}.json"))
         rows[name] = {"video_top1": result["video_top1"],
                       "gflops_per_video": result["gflops_per_video"]}
-        if repeat == 0:
-            rows[name].update(_dense_costs(bench, backbone, key, clips * crops))
     return rows
 
 
-def _dense_costs(bench, backbone, key, views):
+def _dense_costs(bench, backbone, views):
+    """Speed and memory of the seed-0 backbone on one video's `views` clips."""
     s = bench.settings
-    model = keras.saving.load_model(bench.model_path(key))
+    model = keras.saving.load_model(bench.model_path(_backbone_key(backbone)))
     spec = {"model": backbone.name, "train": False,
             "input_shape": [backbone.clip_frames, s.crop_size, s.crop_size, 3]}
     return {"videos_per_second": _videos_per_second(model, views, backbone.clip_frames,
@@ -165,12 +163,19 @@ def _sfc_costs(bench, backbone, label):
 
 
 def _dense_over_seeds(bench, data, backbone):
-    """{view name: row with `repeats`} of the dense evaluations of every seed."""
-    per_seed = [bench.cached(repeat_key(f"{_backbone_key(backbone)}_dense", r),
+    """{view name: row with `repeats`} of the dense evaluations of every seed,
+    with seed 0's speed and memory."""
+    key = _backbone_key(backbone)
+    per_seed = [bench.cached(repeat_key(f"{key}_dense", r),
                              lambda r=r: _dense(bench, data, backbone, r))
                 for r in range(bench.settings.seeds)]
-    return {name: common.with_repeats([seed[name] for seed in per_seed], ("video_top1",))
-            for name in DENSE_VIEWS}
+    rows = {}
+    for name, (clips, crops) in DENSE_VIEWS.items():
+        costs = bench.timed(f"{key}_dense_{clips}x{crops}_costs",
+                            lambda views=clips * crops: _dense_costs(bench, backbone, views))
+        rows[name] = merged(common.with_repeats([seed[name] for seed in per_seed],
+                                                ("video_top1",)), costs)
+    return rows
 
 
 def run(bench):
@@ -187,7 +192,7 @@ def run(bench):
         sfc = over_seeds(bench, {label: lambda r, b=backbone, label=label: _train_sfc(
             bench, data, b, label, r) for label in backbone.taus}, ("video_top1",))
         for label in backbone.taus:
-            costs = bench.cached(f"{_sfc_key(backbone, label)}_costs",
+            costs = bench.timed(f"{_sfc_key(backbone, label)}_costs",
                                  lambda b=backbone, label=label: _sfc_costs(bench, b, label))
             entry[f"sfc_{label}"] = merged(sfc[label], costs)
         results["backbones"][backbone.name] = entry
