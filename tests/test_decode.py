@@ -180,6 +180,20 @@ def test_decoded_size_cuts_only_the_larger_frames_keeping_the_aspect():
     assert decoded_size(240, 320, 320) is None and decoded_size(480, 640, None) is None
 
 
+def test_decoded_size_rounds_as_short_side_scale_does():
+    # The decoder needs the size before any TF op, so it restates
+    # augment.short_side_scale's rounding in Python: keep the two in step.
+    import tensorflow as tf
+
+    from vidzoo.tf_data.augment import short_side_scale
+
+    for height, width, side in [(480, 640, 320), (720, 1280, 256), (1080, 1920, 182),
+                                (361, 641, 160), (333, 500, 256), (481, 853, 128),
+                                (312, 798, 182), (312, 1734, 182)]:
+        scaled = short_side_scale(tf.zeros((1, height, width, 3)), side)
+        assert decoded_size(height, width, side) == tuple(scaled.shape[1:3]), (height, width)
+
+
 def test_max_short_side_downscales_in_the_rgb_conversion(tmp_path):
     import tensorflow as tf
 

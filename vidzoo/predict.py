@@ -82,11 +82,12 @@ def predict_video(predictor: Predictor, path: str, top_k: int = 5,
 
 
 def _predict_span(predictor, path, first, count, top_k):
-    frames, error = read_frames(path, predictor.indices(first, count).tolist(),
+    indices = predictor.indices(first, count).tolist()
+    frames, error = read_frames(path, indices,
                                 max_short_side=predictor.config.decode_short_side("eval"))
     if len(frames) == 0:
         return {"error": error or "no decodable frames"}
-    expected = len(predictor.indices(first, count))
+    expected = len(indices)
     if len(frames) < expected:  # read_frames repeats the last frame; keep the shape
         frames = np.concatenate([frames, np.repeat(frames[-1:], expected - len(frames), 0)])
     return predictor.predict_frames(frames, top_k)

@@ -168,8 +168,11 @@ def decoded_size(height, width, max_short_side):
     the frame is not larger (frames are never upscaled here)."""
     if not max_short_side or min(height, width) <= max_short_side:
         return None
-    scale = max_short_side / min(height, width)
-    return (max(round(height * scale), max_short_side), max(round(width * scale), max_short_side))
+    # float32 and round-half-to-even, as TF computes it: float64 differs by a
+    # pixel on some sizes (312x798 to 182).
+    sizes = np.array([height, width], np.float32)
+    scaled = np.round(sizes * (np.float32(max_short_side) / sizes.min()))
+    return tuple(int(max(size, max_short_side)) for size in scaled)
 
 
 def read_frames(path, indices, target_fps=None, seek=True, threads=1, max_short_side=None):
