@@ -16,13 +16,15 @@ the gradient that reaches Delta scaled by 0.1 or 0 (f_s frozen; the released
 code's GRAD_SCALE_VAL).
 
 A second, labelled protocol fine-tunes SGS into the trained baseline of the
-same seed at a tenth of the learning rate (what the demo does,
-docs/atfr_demo_study.md), for the 3D ResNet-18 and X3D-S.
+same seed at a tenth of the learning rate (`vidzoo demo --protocol
+finetune`), for the 3D ResNet-18 and X3D-S. The demo's default protocol is
+this study's gradient-x-0.1 row, from scratch.
 
 The main table also trains each backbone's SGS with f_s frozen at its
-initialization (`similarity_gradient_scale=0`): from scratch, the 3D
-ResNet-18 with eq. 8's full gradient through Delta stayed near chance in 3
-of 3 seeds, and with f_s frozen it learned in 2 of 3.
+initialization (`similarity_gradient_scale=0`): at lr 0.01 the 3D ResNet-18
+with eq. 8's full gradient through Delta stayed near chance in 3 of 3
+seeds, and with f_s frozen it learned in 2 of 3 (2026-11, before the lr
+below).
 
 The learning rate is 0.003, not the other studies' 0.01, chosen on the
 baseline: at 0.01 (batch 8, from scratch) the 3D ResNet-18's training loss
