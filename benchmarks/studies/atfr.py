@@ -21,10 +21,10 @@ finetune`), for the 3D ResNet-18 and X3D-S. The demo's default protocol is
 this study's gradient-x-0.1 row, from scratch.
 
 The main table also trains each backbone's SGS with f_s frozen at its
-initialization (`similarity_gradient_scale=0`): at lr 0.01 the 3D ResNet-18
-with eq. 8's full gradient through Delta stayed near chance in 3 of 3
-seeds, and with f_s frozen it learned in 2 of 3 (2026-11, before the lr
-below).
+initialization (`similarity_gradient_scale=0`): at lr 0.01, before the
+learning rate below was chosen, the 3D ResNet-18 with eq. 8's full gradient
+through Delta stayed near chance in 3 of 3 seeds, and with f_s frozen it
+learned in 2 of 3.
 
 The learning rate is 0.003, not the other studies' 0.01, chosen on the
 baseline: at 0.01 (batch 8, from scratch) the 3D ResNet-18's training loss
