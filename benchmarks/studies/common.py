@@ -89,7 +89,8 @@ class Bench:
         (latency, throughput); with `defer_timing`, an uncached one is skipped
         (recorded in `deferred`) and comes back as {}."""
         if self.defer_timing and read_json(self.path("results", f"{key}.json")) is None:
-            self.deferred.append(key)
+            if key not in self.deferred:
+                self.deferred.append(key)
             return {}
         return self.cached(key, compute)
 
