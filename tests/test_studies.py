@@ -64,6 +64,7 @@ def test_atfr_section_renders_every_configuration_and_the_defaults(tmp_path):
     # The section is written after hours of training: render it from made-up rows.
     rows = {config.key: _atfr_row(config, (0.8, 0.85, 0.9)) for config in atfr.CONFIGS}
     rows["sgs_resnet3d_18_sgs_kronecker"] = _atfr_row(atfr.ABLATIONS[2], (1.0, 0.99, 1.0))
+    rows["sgs_resnet3d_18_sgs"] = _atfr_row(atfr.MAIN[1], (0.7, 0.3, 1.0, 0.9, 0.8, 0.6))
     for config in atfr.CONFIGS:
         if config.options is not None:
             rows[config.key]["adaptive"]["sgs"]["histogram"] = {"7": 3, "8": 5}
@@ -71,6 +72,8 @@ def test_atfr_section_renders_every_configuration_and_the_defaults(tmp_path):
     table = [line for line in text.splitlines() if line.startswith("| 3D ResNet-18 |")]
     assert len(table) == 5  # baseline, SGS, f_s frozen, gradient x 0.1, fine-tuned
     assert any("gradient to Delta x 0.1" in line for line in table)
+    assert any("0.717 ± 0.248 (6)" in line for line in table)  # the default's 6 seeds
+    assert "and with x 0.1, the candidates for the layer's default, 6)" in text
     assert "Beyond noise better than the default: Kronecker kernel (Table 2)." in text
     assert (tmp_path / "atfr_bins_histogram.png").exists()
 

@@ -168,14 +168,16 @@ def with_repeats(rows, fields=("video_top1", "batched_video_top1", "gflops_per_c
     return result
 
 
-def over_seeds(bench, runs, fields=("video_top1", "batched_video_top1", "gflops_per_clip")):
-    """{key: with_repeats of runs[key](repeat) over settings.seeds training seeds}.
+def over_seeds(bench, runs, fields=("video_top1", "batched_video_top1", "gflops_per_clip"),
+               seeds=None):
+    """{key: with_repeats of runs[key](repeat) over `seeds` (default
+    settings.seeds) training seeds}.
 
     Seed-major: every configuration's seed-0 run comes first, then seed 1, and
     so on, so an interrupted reproduction has complete earlier seeds; a
     configuration may use another's run of the same seed (runs are cached)."""
     rows = {key: [] for key in runs}
-    for repeat in range(bench.settings.seeds):
+    for repeat in range(seeds or bench.settings.seeds):
         for key, train_one in runs.items():
             rows[key].append(train_one(repeat))
     return {key: with_repeats(key_rows, fields) for key, key_rows in rows.items()}
