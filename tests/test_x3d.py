@@ -35,6 +35,20 @@ def test_pyslowfast_shortcut_norm_adds_one_batchnorm():
     assert zoo.reference_param_count(zoo.X3D_S(shortcut_norm="pyslowfast")) == plain + 48
 
 
+def test_every_block_starts_as_its_shortcut_unless_asked_otherwise():
+    import numpy as np
+
+    zeroed = zoo.X3D_XS(input_shape=(4, 32, 32, 3), classes=3)
+    plain = zoo.X3D_XS(input_shape=(4, 32, 32, 3), classes=3, zero_init_final_bn=False)
+    assert zeroed.count_params() == plain.count_params()
+    final = [layer for layer in zeroed.layers if layer.name.endswith("_c_bn")]
+    assert len(final) == 26 and all(not np.any(layer.gamma.numpy()) for layer in final)
+    assert all(np.all(layer.gamma.numpy() == 1) for layer in plain.layers
+               if layer.name.endswith("_c_bn"))
+    atfr = zoo.get_model("x3d_s_atfr", input_shape=(8, 32, 32, 3), classes=3)
+    assert not np.any(atfr.get_layer("res5_block1_c_bn").gamma.numpy())  # frame-masked too
+
+
 def test_gflops_match_the_x3d_paper():
     # X3D paper, Table 4 (one view): X3D-XS 0.60, X3D-S 1.96 GFLOPs.
     assert count_flops(zoo.X3D_XS()) / 1e9 == pytest.approx(0.60, abs=0.01)

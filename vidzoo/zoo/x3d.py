@@ -13,6 +13,13 @@ change; `shortcut_norm="pyslowfast"` adds it, +48 parameters).
 * top: global average pool, 1x1x1 conv to 2048 without bias, ReLU, dropout
   0.5, linear classifier.
 
+Each bottleneck's last BatchNorm starts at gamma 0, so the block starts as
+its shortcut, as both references initialize X3D (pytorchvideo's `Net` runs
+`init_net_weights`, which zeroes every bottleneck's final BatchNorm;
+PySlowFast's X3D configs set ZERO_INIT_FINAL_BN, the recipe X3D and ATFR
+trained with). With Keras' gamma 1 (`zero_init_final_bn=False`) X3D-S
+barely trained from scratch here (docs/zoo.md).
+
 The channelwise convs use `DepthwiseConv3D` (Conv3D(groups=C)'s kernel
 layout), which TF CPU runs far faster than Conv3D(groups=C)
 (docs/depthwise_benchmark.md).
@@ -26,6 +33,7 @@ from keras import layers
 
 from vidzoo.layers import DepthwiseConv3D
 from vidzoo.zoo.common import (
+    TORCH_BN,
     Stages,
     batch_norm,
     check_application_args,
@@ -84,8 +92,9 @@ def squeeze_excitation(x, ratio, name, frames=None):
 
 
 def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name, activate=True,
-              frames=None):
-    """X3D's bottleneck; spatial strides only, so `frames` holds throughout."""
+              frames=None, zero_init_final_bn=True):
+    """X3D's bottleneck; spatial strides only, so `frames` holds throughout.
+    `zero_init_final_bn`: conv c's BatchNorm starts at gamma 0."""
     shortcut = x
     if x.shape[-1] != width or stride > 1:
         shortcut = conv3d(x, width, 1, (1, stride, stride), name=f"{name}_shortcut_conv")
@@ -97,7 +106,9 @@ def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name, activate=Tru
     if use_se:
         y = squeeze_excitation(y, 0.0625, f"{name}_se", frames)
     y = layers.Activation("swish", name=f"{name}_b_swish")(y)
-    y = conv_bn(y, width, 1, name=f"{name}_c", activation=None, frames=frames)
+    y = conv3d(y, width, 1, name=f"{name}_c_conv")
+    convention = dict(TORCH_BN, gamma_initializer="zeros") if zero_init_final_bn else TORCH_BN
+    y = batch_norm(y, f"{name}_c_bn", convention, frames=frames)
     return residual_output(y, shortcut, name, activate)
 
 
@@ -125,8 +136,8 @@ def x3d(*, width_factor: float, depth_factor: float, include_top: bool = True,
         pooling: Optional[str] = None, classes: int = 400,
         classifier_activation: Optional[str] = "softmax", sgs=None,
         shortcut_norm: str = "pytorchvideo", block: Optional[Callable] = None,
-        static_frames: bool = False, default_shape: tuple = (13, 160, 160, 3),
-        name: str = "x3d") -> keras.Model:
+        static_frames: bool = False, zero_init_final_bn: bool = True,
+        default_shape: tuple = (13, 160, 160, 3), name: str = "x3d") -> keras.Model:
     """X3D with the given expansion factors.
 
     Args:
@@ -137,6 +148,8 @@ def x3d(*, width_factor: float, depth_factor: float, include_top: bool = True,
       block: `block(x, width, inner, stride, index, name)` replaces the
         residual block (MTNet uses this).
       static_frames: require a fixed number of frames.
+      zero_init_final_bn: each bottleneck starts as its shortcut (PySlowFast's
+        ZERO_INIT_FINAL_BN; the module docstring says why it is the default).
       default_shape: (T, H, W, C) when no input shape or tensor is given.
       The other arguments are keras.applications'.
     """
@@ -158,7 +171,7 @@ def x3d(*, width_factor: float, depth_factor: float, include_top: bool = True,
             if block is None:
                 activate = stages.block_activates(stage, b, depth)
                 x = x3d_block(x, width, inner, stride, b % 2 == 0, shortcut_norm, block_name,
-                              activate, frames)
+                              activate, frames, zero_init_final_bn)
             else:  # a layer (MTBlock): it masks nothing inside
                 x = block(x, width, inner, stride, b, block_name)
         x = stages.end(x, stage)
