@@ -68,7 +68,12 @@ def test_atfr_section_renders_every_configuration_and_the_defaults(tmp_path):
     for config in atfr.CONFIGS:
         if config.options is not None:
             rows[config.key]["adaptive"]["sgs"]["histogram"] = {"7": 3, "8": 5}
-    text = atfr.section({"rows": rows, "warmup_epochs": 2.6, "lr": 0.003}, str(tmp_path))
+    probe = {"x3d_s_lr0.003_gamma1": {"lr": 0.003, "zero_init": False, "video_top1": 0.495},
+             "x3d_s_lr0.03": {"lr": 0.03, "zero_init": True, "video_top1": 0.6}}
+    text = atfr.section({"rows": rows, "warmup_epochs": 2.6, "lr": 0.003, "x3d_lr": 0.03,
+                         "x3d_lr_probe": probe}, str(tmp_path))
+    assert "by lr; final BatchNorms" in text and "0.003 (gamma 1): 0.495; 0.03: 0.600." in text
+    assert "X3D-S 0.03, with its references'" in text
     table = [line for line in text.splitlines() if line.startswith("| 3D ResNet-18 |")]
     assert len(table) == 5  # baseline, SGS, f_s frozen, gradient x 0.1, fine-tuned
     assert any("gradient to Delta x 0.1" in line for line in table)
