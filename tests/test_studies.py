@@ -73,7 +73,8 @@ def test_atfr_section_renders_every_configuration_and_the_defaults(tmp_path):
     text = atfr.section({"rows": rows, "warmup_epochs": 2.6, "lr": 0.003, "x3d_lr": 0.03,
                          "x3d_lr_probe": probe}, str(tmp_path))
     assert "by lr; final BatchNorms" in text and "0.003 (gamma 1): 0.495; 0.03: 0.600." in text
-    assert "X3D-S 0.03, with its references'" in text
+    assert "X3D-S 0.03, with its references'" in text and "warmup of 2.6 epochs" in text
+    assert "{" not in text.split("![")[0]  # every placeholder of the prose filled
     table = [line for line in text.splitlines() if line.startswith("| 3D ResNet-18 |")]
     assert len(table) == 5  # baseline, SGS, f_s frozen, gradient x 0.1, fine-tuned
     assert any("gradient to Delta x 0.1" in line for line in table)
