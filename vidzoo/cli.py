@@ -118,7 +118,8 @@ DEMO_HELP = {
     "lr": "peak learning rate of the baseline",
     "finetune_lr": "peak learning rate of the ATFR fine-tuning (protocol 'finetune')",
     "similarity_gradient_scale": "scales the gradient that reaches SGS's Delta (the released "
-                                 "code's GRAD_SCALE_VAL; 1.0 is the paper's eq. 8)",
+                                 "code's GRAD_SCALE_VAL; 1.0 is the paper's eq. 8, 0.1 the "
+                                 "layer's default)",
     "latency_rounds": "interleaved rounds of the side-by-side batch-1 latency",
     "seed": "random seed (training is deterministic)",
     "verbose": "fit() verbosity: 0, 1 or 2",
