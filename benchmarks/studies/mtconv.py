@@ -4,10 +4,12 @@ the same backbone (the paper's reference point); X3D-S, whose blocks MTNet-S
 replaces, is trained alongside. 8-frame clips at stride 4 keep MTNet's cost
 (its GRUs and full 3x3x3 convs) within minutes per run on CPU.
 
-Every model trains from scratch at lr 0.003, the ATFR study's rate (its
-docstring: at 0.01, batch 8, the 3D ResNet-18's loss diverged in the warmup);
-the 2026-11-22 runs at 0.01 had seed-to-seed sds of 0.09-0.32. Not
-re-measured on MTNet itself.
+Every model trains from scratch at the ATFR study's rates
+(`atfr.learning_rate`): X3D-S at X3D-S's (its final BatchNorms start at
+zero, as its references initialize it; at 0.003 it stayed at chance), MTNet
+at the 3D ResNets' 0.003 (at 0.01, batch 8, the 3D ResNet-18's loss diverged
+in the warmup; the 2026-11-22 MTNet runs at 0.01 had seed-to-seed sds of
+0.09-0.32). Not re-measured on MTNet itself.
 """
 
 from benchmarks.studies import atfr, common
@@ -28,7 +30,8 @@ def run(bench):
         def train_one(repeat):
             row = bench.train_and_evaluate(
                 repeat_key(key, repeat), model, data, frames=FRAMES, stride=STRIDE,
-                epochs=EPOCHS, eval_clips=1, repeat=repeat, lr=atfr.LEARNING_RATE, **options)
+                epochs=EPOCHS, eval_clips=1, repeat=repeat, lr=atfr.learning_rate(model),
+                **options)
             return bench.with_latency(row, data, repeat)
 
         return train_one
@@ -103,7 +106,8 @@ def section(results, figures):
         "- The paper reports 25-37% fewer GFLOPs for r in [0.75, 0.875] against r = 1 and "
         "-66% GFLOPs / -37% parameters at r = 0.5, with the best accuracy at 0.75-0.875. "
         "Cost ratios are architecture arithmetic and are compared directly; accuracies "
-        f"here are {runs} from scratch, {EPOCHS} epochs at lr {atfr.LEARNING_RATE} on "
+        f"here are {runs} from scratch, {EPOCHS} epochs at lr {atfr.LEARNING_RATE} "
+        f"(X3D-S {atfr.X3D_LEARNING_RATE}) on "
         f"{len(CLASSES) * common.Settings().train_per_class} videos. MTNet-S here is 45-58M "
         "parameters (X3D-S's skeleton with full 3x3x3 MTConvs) and trains slowly on CPU.",
         _mtconv_latency(results),
