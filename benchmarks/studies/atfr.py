@@ -36,9 +36,9 @@ zero-initialized final BatchNorms, X3D-S at 0.003 stayed at chance; of
 X3D_LR_PROBE's rates (seed 0) 0.1 did best (the section gives the figures).
 
 Every configuration is trained settings.seeds times (seeds 0, 1, ...; same
-data; DECISIVE twice that) and the tables give mean ± sd. `RUN_GROUPS` orders the training so the
-3D ResNet-18's main rows get all their seeds first; R(2+1)D-18 costs about as
-much as the rest together and comes last.
+data; DECISIVE twice that) and the tables give mean ± sd. `RUN_GROUPS` orders
+the training: the 3D ResNet-18's rows first, then X3D-S; R(2+1)D-18 costs
+about as much as the rest together and comes last.
 """
 
 import dataclasses
