@@ -38,6 +38,13 @@ TORCH_BN = dict(epsilon=1e-5, momentum=0.9)
 SLIM_BN = dict(epsilon=1e-3, momentum=0.999, scale=False)
 
 
+def final_bn_convention(zero_init):
+    """TORCH_BN for a residual block's last BatchNorm; with `zero_init`,
+    gamma starts at 0 so the block starts as its shortcut (PySlowFast's
+    ZERO_INIT_FINAL_BN, pytorchvideo's `init_net_weights`)."""
+    return dict(TORCH_BN, gamma_initializer="zeros") if zero_init else TORCH_BN
+
+
 def triple(value):
     """An int or a 3-sequence as a (t, h, w) tuple of ints."""
     if isinstance(value, int):

@@ -14,12 +14,12 @@ import keras
 from keras import layers
 
 from vidzoo.zoo.common import (
-    TORCH_BN,
     Stages,
     batch_norm,
     check_application_args,
     conv3d,
     conv_bn,
+    final_bn_convention,
     finish_model,
     linear_classifier,
     max_pool_torch,
@@ -53,7 +53,7 @@ def pyslowfast_bottleneck(x, dim_out, dim_inner, temporal_kernel, stride, name,
     y = conv_bn(x, dim_inner, (temporal_kernel, 1, 1), name=f"{name}_a", frames=frames)
     y = conv_bn(y, dim_inner, (1, 3, 3), (1, stride, stride), name=f"{name}_b", frames=frames)
     y = conv3d(y, dim_out, 1, name=f"{name}_c_conv")
-    convention = dict(TORCH_BN, gamma_initializer="zeros") if zero_init_final_bn else TORCH_BN
+    convention = final_bn_convention(zero_init_final_bn)
     y = batch_norm(y, f"{name}_c_bn", convention, frames=frames)
     return residual_output(y, shortcut, name, activate)
 

@@ -33,12 +33,12 @@ from keras import layers
 
 from vidzoo.layers import DepthwiseConv3D
 from vidzoo.zoo.common import (
-    TORCH_BN,
     Stages,
     batch_norm,
     check_application_args,
     conv3d,
     conv_bn,
+    final_bn_convention,
     finish_model,
     global_average_pool,
     residual_output,
@@ -107,7 +107,7 @@ def x3d_block(x, width, inner, stride, use_se, shortcut_norm, name, activate=Tru
         y = squeeze_excitation(y, 0.0625, f"{name}_se", frames)
     y = layers.Activation("swish", name=f"{name}_b_swish")(y)
     y = conv3d(y, width, 1, name=f"{name}_c_conv")
-    convention = dict(TORCH_BN, gamma_initializer="zeros") if zero_init_final_bn else TORCH_BN
+    convention = final_bn_convention(zero_init_final_bn)
     y = batch_norm(y, f"{name}_c_bn", convention, frames=frames)
     return residual_output(y, shortcut, name, activate)
 
