@@ -16,6 +16,11 @@ stored next to the page, in docs/results/data/: `--report_only` rewrites the
 page from them in a fresh clone, and a study without results in `workdir`
 keeps the page's stored results (or, without those, its section as it is).
 
+Machines here do not outlive a session, so every untimed result is also kept
+in docs/results/data/cache/ (`--store`; commit it as runs finish) and a new
+work directory starts from it; models that a later step needs are retrained,
+deterministically (benchmarks/studies/common.py).
+
 `--defer_timing` trains and evaluates but skips the timed measurements
 (latency, videos/s, the speed study), so several studies can train side by
 side on a small machine; it writes no study results and no page. The same
@@ -24,6 +29,7 @@ command without it then times what is missing, alone on the machine.
 
 import argparse
 import datetime
+import os
 import sys
 import time
 
@@ -44,6 +50,10 @@ def main():
                         help="training runs per configuration (seeds 0, 1, ...; tables add "
                              "the mean and sd of top-1)")
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--store", default=None,
+                        help="keep every untimed result here too and start from it, so a "
+                             "reproduction outlives its machine (default: cache/ beside the "
+                             "page's data, committed); 'none': the work directory only")
     parser.add_argument("--defer_timing", action="store_true",
                         help="train and evaluate only; skip (do not cache) the timed "
                              "measurements, and write no study results or page")
@@ -51,8 +61,10 @@ def main():
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1; got {args.seeds}")
     settings = common.Settings(seeds=args.seeds)
+    store = args.store or os.path.join(report.data_dir(args.out), "cache")
     bench = common.Bench(args.workdir, settings, verbose=args.verbose,
-                         defer_timing=args.defer_timing)
+                         defer_timing=args.defer_timing,
+                         store=None if store == "none" else store)
     runs = report.read_json(bench.path("results", report.RUNS_FILE)) or {}
     if not args.report_only:
         for name in args.study or tuple(STUDIES):

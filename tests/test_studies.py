@@ -1,7 +1,10 @@
 """The reproduction studies' protocol logic (benchmarks/studies): what each
 paper's protocol fixes, checked without training."""
 
+import os
+
 import numpy as np
+import pytest
 
 from benchmarks.studies import atfr, clustering, sfc
 
@@ -120,3 +123,54 @@ def test_sfc_section_renders_both_backbones(tmp_path):
     assert "SFC top-1 0.900 ± 0.010 (3) vs 0.890 ± 0.010 (3) for 30 views" in text
     assert "0.167x the GFLOPs and 6.0x the videos/s of 30 views" in text
     assert (tmp_path / "sfc_accuracy_vs_gflops.png").exists()
+
+
+def test_store_keeps_untimed_results_for_a_new_work_directory(tmp_path):
+    from benchmarks.studies import common
+
+    store = tmp_path / "store"
+    first = common.Bench(str(tmp_path / "machine1"), store=str(store))
+    assert first.cached("run", lambda: {"video_top1": 0.5})["video_top1"] == 0.5
+    first.timed("run_latency", lambda: {"latency_ms": 1.0})
+    assert (store / "run.json").exists()
+    assert not (store / "run_latency.json").exists()  # timings compare within one machine
+    second = common.Bench(str(tmp_path / "machine2"), store=str(store))
+    assert second.cached("run", lambda: {"video_top1": 0.9})["video_top1"] == 0.5
+    assert (tmp_path / "machine2" / "results" / "run.json").exists()
+
+
+def test_store_refuses_other_settings(tmp_path):
+    from benchmarks.studies import common
+
+    small = common.Settings(train_per_class=1)
+    with pytest.raises(ValueError, match="default Settings"):
+        common.Bench(str(tmp_path), small, store=str(tmp_path / "store"))
+    common.Bench(str(tmp_path), common.Settings(seeds=5), store=str(tmp_path / "store"))
+
+
+def _fake_training(bench, key, top1):
+    """A stand-in for train_and_evaluate's run: writes the model file, returns a row."""
+    def compute():
+        os.makedirs(os.path.dirname(bench.model_path(key)), exist_ok=True)
+        open(bench.model_path(key), "w").close()
+        return {"key": key, "video_top1": top1}
+    return compute
+
+
+@pytest.mark.parametrize("retrained_top1, warns", [(0.75, False), (0.5, True)])
+def test_a_stored_run_without_its_model_is_retrained_and_checked(tmp_path, capsys,
+                                                                  retrained_top1, warns):
+    from benchmarks.studies import common
+
+    store = tmp_path / "store"
+    common.Bench(str(tmp_path / "machine1"), store=str(store)).cached(
+        "run", lambda: {"key": "run", "video_top1": 0.75})
+    bench = common.Bench(str(tmp_path / "machine2"), store=str(store))
+    with pytest.raises(FileNotFoundError, match="has not trained it"):
+        bench.run_dir("run")
+    bench._retrain["run"] = _fake_training(bench, "run", retrained_top1)
+    assert bench.cached("run", bench._retrain["run"])["video_top1"] == 0.75  # from the store
+    assert os.path.exists(bench.trained_model_path("run"))
+    assert ("WARNING: retrained run" in capsys.readouterr().out) == warns
+    # A mismatch replaces the stored run, so every later figure comes from one model.
+    assert common.read_json(str(store / "run.json"))["video_top1"] == retrained_top1

@@ -92,6 +92,10 @@ MAIN = [
     Config("x3d_s_sgs_frozen_f_s", "x3d_s", "+ SGS after res2, f_s frozen", FROZEN_F_S),
     Config("x3d_s_sgs_after_stem", "x3d_s", "+ SGS after the stem (Table 6; gradient x 0.1)",
            {"after": "stem"}),
+    X3D_GRADIENT_MATCHED := Config(
+        "x3d_s_sgs_gradient_matched", "x3d_s",
+        "+ SGS after res2, gradient x 0.003 (lr x scale = the 3D ResNet-18's 0.0003)",
+        {"similarity_gradient_scale": 0.003}),
 ]
 # The demo's setting (vidzoo.demo) and, since it won (DECISIVE), the layer's
 # default: in the main table and the ablations.

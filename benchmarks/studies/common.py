@@ -7,6 +7,14 @@ resume from their checkpoints, so an interrupted reproduction picks up where
 it stopped. Timed measurements go through `Bench.timed`: with `defer_timing`
 they are skipped, so training can share the cores with other work and the
 timings run later, alone (`reproduce.py --defer_timing`).
+
+A study takes longer than one machine lives, so `store` (reproduce.py's
+`--store`, committed under docs/results/data/cache/) keeps every untimed
+result across machines: a new work directory starts from it. Trained models
+are not stored (tens of MB each); training is deterministic, so a step that
+needs a stored run's model (a later fine-tuning, a latency) retrains it and
+checks that the retrained run gives the stored top-1. Timed results stay in
+the work directory: timings compare only within one machine.
 """
 
 import dataclasses
@@ -47,12 +55,14 @@ class Settings:
 class Bench:
     """Datasets, cached training runs and measurements under one `workdir`."""
 
-    def __init__(self, workdir, settings=None, verbose=0, defer_timing=False):
+    def __init__(self, workdir, settings=None, verbose=0, defer_timing=False, store=None):
         self.workdir = os.path.abspath(workdir)
         self.settings = settings or Settings()
         self.verbose = verbose
         self.defer_timing = defer_timing
         self.deferred = []  # keys of the timed measurements skipped so far
+        self.store = _checked_store(store, self.settings)
+        self._retrain = {}  # key: how to train its run again (train_and_evaluate's)
         os.makedirs(self.path("results"), exist_ok=True)
 
     def path(self, *parts):
@@ -71,28 +81,40 @@ class Bench:
         return make_dataset(self.path(folder), s.train_per_class, s.val_per_class,
                             frames=video_frames, size=64, seed=s.seed, difficulty=difficulty)
 
-    def cached(self, key, compute):
-        """`compute()`'s JSON result, stored as results/<key>.json and reused."""
+    def cached(self, key, compute, stored=True):
+        """`compute()`'s JSON result, stored as results/<key>.json and reused;
+        also kept in (and taken from) `store` when `stored`."""
         path = self.path("results", f"{key}.json")
+        store_path = os.path.join(self.store, f"{key}.json") if self.store and stored else None
         saved = read_json(path)
+        if saved is None and store_path:
+            saved = read_json(store_path)
+            if saved is not None:
+                write_json(path, saved)
         if saved is not None:
             return saved
         start = time.perf_counter()
         value = compute()
         value["seconds"] = round(time.perf_counter() - start, 1)
-        write_json(path, value)
+        self._write_result(key, value, store_path)
         print(f"[{time.strftime('%H:%M:%S')}] {key}: {value['seconds']} s", flush=True)
         return value
 
+    def _write_result(self, key, value, store_path):
+        write_json(self.path("results", f"{key}.json"), value)
+        if store_path:
+            write_json(store_path, value, indent=1)
+
     def timed(self, key, compute):
         """`cached(key, compute)` for a measurement that needs a quiet machine
-        (latency, throughput); with `defer_timing`, an uncached one is skipped
-        (recorded in `deferred`) and comes back as {}."""
+        (latency, throughput), kept in the work directory only; with
+        `defer_timing`, an uncached one is skipped (recorded in `deferred`)
+        and comes back as {}."""
         if self.defer_timing and read_json(self.path("results", f"{key}.json")) is None:
             if key not in self.deferred:
                 self.deferred.append(key)
             return {}
-        return self.cached(key, compute)
+        return self.cached(key, compute, stored=False)
 
     def train_and_evaluate(self, key, model, data, *, frames=None, stride=None, epochs=None,
                            eval_clips=None, eval_crops=None, repeat=0, **train_options):
@@ -108,6 +130,7 @@ class Bench:
         run_dir = self.path("runs", key)
 
         def compute():
+            self._ensure_model_file(train_options.get("init_from"))
             settings = dict(
                 model=model, train=data["train"], val=data["val"], run_dir=run_dir,
                 epochs=epochs or s.epochs, batch_size=s.batch_size, lr=s.lr,
@@ -122,6 +145,7 @@ class Bench:
             shutil.rmtree(RunDir(run_dir).path(CHECKPOINTS), ignore_errors=True)
             return row_of(key, summary, evaluation)
 
+        self._retrain[key] = compute
         return self.cached(key, compute)
 
     def with_latency(self, row, data, repeat=0):
@@ -147,11 +171,61 @@ class Bench:
         """(model, config dict, validation Source) of the finished run `key`."""
         from vidzoo.training.data import load_source
 
-        model, config, classes = load_run(self.path("runs", key))
+        model, config, classes = load_run(self.run_dir(key))
         return model, config, load_source(data["val"], classes)
 
     def model_path(self, key):
+        """Where run `key` saves its model (it need not exist yet)."""
         return RunDir(self.path("runs", key)).path(MODEL)
+
+    def run_dir(self, key):
+        """The folder of run `key` with its trained model, which is retrained
+        first when its result came from `store` without it."""
+        if not os.path.exists(self.model_path(key)):
+            self._retrain_run(key)
+        return self.path("runs", key)
+
+    def trained_model_path(self, key):
+        """`model_path(key)`, retrained first if missing (`run_dir`)."""
+        self.run_dir(key)
+        return self.model_path(key)
+
+    def _ensure_model_file(self, path):
+        for key in list(self._retrain):
+            if path is not None and self.model_path(key) == path:
+                self.run_dir(key)
+
+    def _retrain_run(self, key):
+        """Train run `key` again (deterministic: the stored run's model) and
+        check its top-1 against the stored result; a mismatch (training that
+        is not deterministic across machines) is reported and the retrained
+        run's result replaces the stored one, so every figure of it comes
+        from one model."""
+        if key not in self._retrain:
+            raise FileNotFoundError(
+                f"run {key!r} has no model in {self.path('runs', key)} and this process "
+                "has not trained it (train_and_evaluate registers how to)")
+        print(f"[{time.strftime('%H:%M:%S')}] {key}: retraining its model", flush=True)
+        stored = read_json(self.path("results", f"{key}.json"))
+        start = time.perf_counter()
+        row = self._retrain[key]()
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        if stored is not None and stored.get("video_top1") != row["video_top1"]:
+            print(f"WARNING: retrained {key} gives video top-1 {row['video_top1']}, the "
+                  f"stored run {stored.get('video_top1')}; keeping the retrained run",
+                  flush=True)
+            self._write_result(key, row, self.store and os.path.join(self.store, f"{key}.json"))
+
+
+def _checked_store(store, settings):
+    """The store folder (created), which holds results at the default
+    Settings only: its keys do not name the settings (seeds aside)."""
+    if store is None:
+        return None
+    if dataclasses.replace(settings, seeds=Settings.seeds) != Settings():
+        raise ValueError(f"a store holds results at the default Settings only; got {settings}")
+    os.makedirs(store, exist_ok=True)
+    return os.path.abspath(store)
 
 
 def repeat_key(key, repeat):

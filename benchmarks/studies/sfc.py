@@ -118,7 +118,7 @@ def _dense(bench, data, backbone, repeat):
     from vidzoo.training.evaluate import evaluate_run
 
     s = bench.settings
-    run_dir = bench.path("runs", repeat_key(_backbone_key(backbone), repeat))
+    run_dir = bench.run_dir(repeat_key(_backbone_key(backbone), repeat))
     rows = {}
     for name, (clips, crops) in DENSE_VIEWS.items():
         result = evaluate_run(run_dir, data["val"], clips, crops, s.batch_size,
@@ -131,7 +131,7 @@ def _dense(bench, data, backbone, repeat):
 def _dense_costs(bench, backbone, views):
     """Speed and memory of the seed-0 backbone on one video's `views` clips."""
     s = bench.settings
-    model = keras.saving.load_model(bench.model_path(_backbone_key(backbone)))
+    model = keras.saving.load_model(bench.trained_model_path(_backbone_key(backbone)))
     spec = {"model": backbone.name, "train": False,
             "input_shape": [backbone.clip_frames, s.crop_size, s.crop_size, 3]}
     return {"videos_per_second": _videos_per_second(model, views, backbone.clip_frames,
@@ -152,7 +152,7 @@ def _train_sfc(bench, data, backbone, label, repeat):
 def _sfc_costs(bench, backbone, label):
     """Speed and memory of the seed-0 SFC run."""
     s = bench.settings
-    model = keras.saving.load_model(bench.model_path(_sfc_key(backbone, label)))
+    model = keras.saving.load_model(bench.trained_model_path(_sfc_key(backbone, label)))
     spec = {"model": backbone.name, "train": False,
             "input_shape": [backbone.clip_frames, s.crop_size, s.crop_size, 3],
             "sfc": {"split": SPLIT, "tau": TAUS[label],
