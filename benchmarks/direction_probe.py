@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from vidzoo import zoo
-from vidzoo.tf_data.augment import KINETICS_MEAN, KINETICS_STD
+from vidzoo.tf_data.augment import normalize
 from vidzoo.tf_data.synthetic import make_video
 
 FIT, TEST = 400, 200
@@ -33,8 +33,7 @@ def clips_and_labels(seed=123):
         video, _ = make_video(rng, index % 4, frames=32, size=64)
         clips.append(video[::2, 4:60, 4:60])
         labels.append(index % 4)
-    clips = (np.stack(clips).astype("float32") / 255 - KINETICS_MEAN[0]) / KINETICS_STD[0]
-    return clips, np.array(labels)
+    return np.asarray(normalize(np.stack(clips))), np.array(labels)
 
 
 def res2_features(model, clips, keep_time):

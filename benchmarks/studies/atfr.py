@@ -55,6 +55,7 @@ TITLE = '1. ATFR: Similarity Guided Sampling (seed 000)'
 
 LEARNING_RATE = 0.003  # the 3D ResNets', chosen on the baseline (module docstring)
 X3D_LEARNING_RATE = 0.1  # X3D-S's, chosen on its baseline (X3D_LR_PROBE)
+LEARNING_RATES = {"x3d_s": X3D_LEARNING_RATE}  # the others': LEARNING_RATE
 FINETUNE_LR_FACTOR = 0.1
 # A difference of two means is called real beyond this many standard errors.
 NOISE_STANDARD_ERRORS = 2.0
@@ -194,7 +195,7 @@ def _x3d_lr_probe(bench, data):
 
 def learning_rate(backbone):
     """The from-scratch learning rate of a backbone and its SGS variants."""
-    return X3D_LEARNING_RATE if backbone.startswith("x3d") else LEARNING_RATE
+    return LEARNING_RATES.get(backbone, LEARNING_RATE)
 
 
 def _with_latency(bench, data, rows):

@@ -84,15 +84,23 @@ class Bench:
     def cached(self, key, compute, stored=True):
         """`compute()`'s JSON result, stored as results/<key>.json and reused;
         also kept in (and taken from) `store` when `stored`."""
-        path = self.path("results", f"{key}.json")
-        store_path = os.path.join(self.store, f"{key}.json") if self.store and stored else None
-        saved = read_json(path)
-        if saved is None and store_path:
-            saved = read_json(store_path)
-            if saved is not None:
-                write_json(path, saved)
+        saved = self._saved(key, stored)
         if saved is not None:
             return saved
+        return self._computed(key, compute, stored)
+
+    def _saved(self, key, stored):
+        """The cached result of `key`: the work directory's, else (when
+        `stored`) the store's, copied into the work directory; or None."""
+        saved = read_json(self.path("results", f"{key}.json"))
+        if saved is None and stored and self.store:
+            saved = read_json(os.path.join(self.store, f"{key}.json"))
+            if saved is not None:
+                write_json(self.path("results", f"{key}.json"), saved)
+        return saved
+
+    def _computed(self, key, compute, stored):
+        store_path = os.path.join(self.store, f"{key}.json") if self.store and stored else None
         start = time.perf_counter()
         value = compute()
         value["seconds"] = round(time.perf_counter() - start, 1)
@@ -110,11 +118,14 @@ class Bench:
         (latency, throughput), kept in the work directory only; with
         `defer_timing`, an uncached one is skipped (recorded in `deferred`)
         and comes back as {}."""
-        if self.defer_timing and read_json(self.path("results", f"{key}.json")) is None:
+        saved = self._saved(key, stored=False)
+        if saved is not None:
+            return saved
+        if self.defer_timing:
             if key not in self.deferred:
                 self.deferred.append(key)
             return {}
-        return self.cached(key, compute, stored=False)
+        return self._computed(key, compute, stored=False)
 
     def train_and_evaluate(self, key, model, data, *, frames=None, stride=None, epochs=None,
                            eval_clips=None, eval_crops=None, repeat=0, **train_options):
