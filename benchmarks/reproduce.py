@@ -34,6 +34,7 @@ import sys
 import time
 
 from benchmarks.studies import STUDIES, common, report
+from vidzoo.training.train import single_inter_op_thread
 
 
 def main():
@@ -58,6 +59,7 @@ def main():
                         help="train and evaluate only; skip (do not cache) the timed "
                              "measurements, and write no study results or page")
     args = parser.parse_args()
+    single_inter_op_thread()  # before any TF op: deterministic runs repeat bit for bit
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1; got {args.seeds}")
     settings = common.Settings(seeds=args.seeds)

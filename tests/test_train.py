@@ -5,6 +5,8 @@ import glob
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import keras
@@ -151,6 +153,7 @@ def test_resumes_after_kill_9_at_the_right_epoch_and_step(run, data, tmp_path):
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "inter-op thread" not in result.stderr  # the CLI gets one before TF starts
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     resumed = summary["resumed_from"]
     assert (resumed["epoch"], resumed["step"]) == divmod(saved_step, steps)
@@ -359,3 +362,35 @@ def test_trains_only_sfc_inside_the_frozen_init_from_model(run, data, tmp_path):
     assert result["videos"] == 4 and 0.0 <= result["video_top1"] <= 1.0
     with pytest.raises(ValueError, match="sfc_split needs init_from"):
         tiny_run(data, tmp_path / "no_init", model="x3d_xs", sfc_split="res3")
+
+
+SINGLE_INTER_OP_THREAD = """
+import tensorflow as tf
+from vidzoo.training.train import single_inter_op_thread
+{before}
+print(single_inter_op_thread(), tf.config.threading.get_inter_op_parallelism_threads())
+"""
+
+
+@pytest.mark.parametrize("before, expected", [("", "True 1"),
+                                              ("tf.constant(1.0) + 1", "False 0")])
+def test_one_inter_op_thread_is_set_only_before_tensorflow_starts(before, expected):
+    code = SINGLE_INTER_OP_THREAD.format(before=before)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split("\n")[-2] == expected, result.stderr[-2000:]
+
+
+def test_a_deterministic_run_after_tensorflow_started_warns():
+    """In a fresh process (a deterministic run sets one inter-op thread for
+    the rest of its process, as this module's runs do for pytest's)."""
+    code = ("import warnings, tensorflow as tf\n"
+            "from vidzoo.training import train\n"
+            "tf.constant(1.0) + 1\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    train._warn_unless_single_inter_op_thread()\n"
+            "print([str(w.message) for w in caught])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert "TF_NUM_INTEROP_THREADS=1" in result.stdout, result.stderr[-2000:]

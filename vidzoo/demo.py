@@ -36,7 +36,7 @@ from vidzoo.training import data as datasets
 from vidzoo.training.evaluate import evaluate_run
 from vidzoo.training.export import export_run
 from vidzoo.training.run_dir import load_run, write_json
-from vidzoo.training.train import TrainConfig, train
+from vidzoo.training.train import TrainConfig, single_inter_op_thread, train
 from vidzoo.zoo.accounting import inference_model
 
 
@@ -153,6 +153,7 @@ def run_demo(workdir, model="sgs_resnet3d_18", protocol="scratch", epochs=15,
              similarity_gradient_scale=0.1, latency_rounds=5, seed=0, verbose=2):
     """Run the demo in `workdir`; returns {"rows": [...], "table": str, ...}."""
     settings = {name: value for name, value in locals().items() if name != "workdir"}
+    single_inter_op_thread()  # before any TF op: the trainings repeat bit for bit
     start = time.perf_counter()
     baseline_dir = os.path.join(workdir, "runs", model)
     plans = training_plans(model, protocol, epochs, finetune_epochs, lr, finetune_lr,

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import math
 import os
+import warnings
 
 import keras
 import tensorflow as tf
@@ -181,6 +182,38 @@ def _check_resume(config, run):
                          "rerun with the same settings to resume, or use a new run_dir.")
 
 
+def single_inter_op_thread():
+    """Make TensorFlow run independent ops one at a time (each op still uses
+    every intra-op thread); returns whether this process now does.
+
+    Deterministic kernels are not enough: with TF's default inter-op threads,
+    X3D-S's gradient on one batch differed in the last bits in 3 of 15
+    identical calls (a whole run then ends elsewhere), with one inter-op
+    thread in none, while each kernel alone repeated exactly. The runtime
+    takes the setting only before its first op, so deterministic entry
+    points (the CLI, the demo, the studies) call this first.
+    """
+    if (tf.config.threading.get_inter_op_parallelism_threads() == 1
+            or os.environ.get("TF_NUM_INTEROP_THREADS") == "1"):
+        return True
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # the runtime has started
+        return False
+    return True
+
+
+def _warn_unless_single_inter_op_thread():
+    if not single_inter_op_thread():
+        warnings.warn(
+            "deterministic=True: TensorFlow's runtime started before this run with more than "
+            "one inter-op thread, so ops that run side by side can round differently from run "
+            "to run (measured on X3D-S's gradient). For runs that repeat bit for bit, set "
+            "TF_NUM_INTEROP_THREADS=1 or call "
+            "vidzoo.training.train.single_inter_op_thread() before any TensorFlow op.",
+            stacklevel=3)
+
+
 @contextlib.contextmanager
 def op_determinism(enabled):
     """TF's deterministic kernels inside the block when `enabled`, restored after
@@ -297,6 +330,8 @@ def _summary(config, model, worker, classes, copied, steps_per_epoch, resume, se
 def train(config: TrainConfig) -> dict:
     """Train (or resume) the run described by `config`; returns the summary dict."""
     config.check()
+    if config.deterministic:  # before the strategy starts TF's runtime
+        _warn_unless_single_inter_op_thread()
     check_backend(config)
     worker = make_strategy(config.strategy, config.cpu_devices)
     if config.batch_size % worker.replicas or config.batch_size % worker.num_workers:
