@@ -36,10 +36,19 @@ def clips_and_labels(seed=123):
     return np.asarray(normalize(np.stack(clips))), np.array(labels)
 
 
-def res2_features(model, clips, keep_time):
+def res2_outputs(model, clips):
+    """res2's output (N, T, H, W, C) on `clips`, 50 at a time."""
     head = keras.Model(model.input, model.get_layer("res2").output)
-    outputs = np.concatenate([np.asarray(head(clips[i:i + 50], training=False))
-                              for i in range(0, len(clips), 50)])
+    return np.concatenate([np.asarray(head(clips[i:i + 50], training=False))
+                           for i in range(0, len(clips), 50)])
+
+
+def res2_features(model, clips, keep_time):
+    return pooled(res2_outputs(model, clips), keep_time)
+
+
+def pooled(outputs, keep_time):
+    """Space (and, unless `keep_time`, time) averaged away: the probe's input."""
     if keep_time:
         return outputs.mean(axis=(2, 3)).reshape(len(outputs), -1)
     return outputs.mean(axis=(1, 2, 3))
@@ -77,9 +86,9 @@ def main():
     for name, build in models.items():
         keras.utils.set_random_seed(0)
         model = build()
-        pooled = res2_features(model, clips, keep_time=False)
-        ordered = res2_features(model, clips, keep_time=True)
-        print(f"| {name} | {pooled.shape[1]} | {probe_accuracy(pooled, labels):.3f} | "
+        outputs = res2_outputs(model, clips)
+        order_free, ordered = pooled(outputs, False), pooled(outputs, True)
+        print(f"| {name} | {order_free.shape[1]} | {probe_accuracy(order_free, labels):.3f} | "
               f"{probe_accuracy(ordered, labels):.3f} |", flush=True)
 
 

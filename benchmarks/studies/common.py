@@ -94,24 +94,26 @@ class Bench:
         `stored`) the store's, copied into the work directory; or None."""
         saved = read_json(self.path("results", f"{key}.json"))
         if saved is None and stored and self.store:
-            saved = read_json(os.path.join(self.store, f"{key}.json"))
+            saved = read_json(self._store_path(key))
             if saved is not None:
                 write_json(self.path("results", f"{key}.json"), saved)
         return saved
 
     def _computed(self, key, compute, stored):
-        store_path = os.path.join(self.store, f"{key}.json") if self.store and stored else None
         start = time.perf_counter()
         value = compute()
         value["seconds"] = round(time.perf_counter() - start, 1)
-        self._write_result(key, value, store_path)
+        self._write_result(key, value, stored)
         print(f"[{time.strftime('%H:%M:%S')}] {key}: {value['seconds']} s", flush=True)
         return value
 
-    def _write_result(self, key, value, store_path):
+    def _write_result(self, key, value, stored):
         write_json(self.path("results", f"{key}.json"), value)
-        if store_path:
-            write_json(store_path, value, indent=1)
+        if stored and self.store:
+            write_json(self._store_path(key), value, indent=1)
+
+    def _store_path(self, key):
+        return os.path.join(self.store, f"{key}.json")
 
     def timed(self, key, compute):
         """`cached(key, compute)` for a measurement that needs a quiet machine
@@ -225,7 +227,7 @@ class Bench:
             print(f"WARNING: retrained {key} gives video top-1 {row['video_top1']}, the "
                   f"stored run {stored.get('video_top1')}; keeping the retrained run",
                   flush=True)
-            self._write_result(key, row, self.store and os.path.join(self.store, f"{key}.json"))
+            self._write_result(key, row, stored=True)
 
 
 def _checked_store(store, settings):
